@@ -1,0 +1,210 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/zoombroker/zoombroker/broker/zoom"
+	"github.com/zoombroker/zoombroker/store"
+)
+
+// storeRetries bounds the attempts to store a rotated token. Zoom has
+// already invalidated the old refresh token at that point, so giving up
+// early loses the account.
+const storeRetries = 5
+
+// refresh runs one refresh of the account at Zoom and stores the result. It
+// must only run inside the single-flight group of refreshShared.
+func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (refreshResult, error) {
+	acct, err := s.store.GetAccount(ctx, id)
+	if err != nil {
+		return refreshResult{}, fmt.Errorf("get account %s: %w", id, err)
+	}
+	if err := usable(acct); err != nil {
+		return refreshResult{}, err
+	}
+	rec, err := s.record(acct)
+	if err != nil {
+		return refreshResult{}, err
+	}
+	if acct.TokenVersion != seenVersion {
+		return refreshResult{account: acct, record: rec}, nil
+	}
+
+	now := s.now()
+	if acct.TransientFailures > 0 && now.Before(acct.NextRefreshAt) {
+		// An earlier failure set a back-off (or Zoom sent Retry-After):
+		// do not call Zoom harder than it asked.
+		return refreshResult{}, &UnavailableError{RetryAfter: acct.NextRefreshAt.Sub(now), Err: errors.New(acct.LastError)}
+	}
+
+	cred, ok := s.Credentials(acct.App)
+	if !ok {
+		return refreshResult{}, fmt.Errorf("refresh account %s: %w: %s", id, ErrAppNotConfigured, acct.App)
+	}
+
+	tok, err := s.zoom.Refresh(ctx, cred, rec.RefreshToken)
+	lost := false
+	var zerr *zoom.Error
+	if errors.As(err, &zerr) && zerr.OutcomeUnknown {
+		// The request may have rotated the token at Zoom although no
+		// answer came back. Try once more with the same token: if Zoom
+		// did rotate, this gives invalid_grant and the refresh is lost.
+		s.log.Warn("refresh outcome unknown, retrying once", "account_id", id, "err", err)
+		tok, err = s.zoom.Refresh(ctx, cred, rec.RefreshToken)
+		lost = true
+	}
+	if err != nil {
+		return refreshResult{}, s.recordFailure(ctx, acct, err, lost)
+	}
+
+	return s.storeRefreshed(ctx, acct, tok)
+}
+
+// storeRefreshed writes the rotated pair with a compare-and-swap on the
+// token version, retrying transient store failures.
+func (s *Service) storeRefreshed(ctx context.Context, acct store.Account, tok zoom.Token) (refreshResult, error) {
+	rec := tokenRecord{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt, Scopes: tok.Scopes}
+	blob, err := s.sealRecord(acct.ID, rec)
+	if err != nil {
+		return refreshResult{}, err
+	}
+
+	var updated store.Account
+	for attempt := 1; ; attempt++ {
+		updated, err = s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+			if a.TokenVersion != acct.TokenVersion {
+				return a, store.ErrConflict
+			}
+			now := s.now().UTC()
+			a.Token = blob
+			a.TokenVersion++
+			a.TokenExpiresAt = tok.Expiry
+			a.RefreshTokenIssuedAt = tok.IssuedAt
+			a.LastRefreshedAt = now
+			a.UpdatedAt = now
+			a.NextRefreshAt = s.schedule(tok.Expiry)
+			if len(tok.Scopes) > 0 {
+				a.Scopes = tok.Scopes
+			}
+			clearFailure(&a)
+			return a, nil
+		})
+		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || attempt == storeRetries {
+			break
+		}
+		s.log.Error("store refreshed token failed, retrying", "account_id", acct.ID, "attempt", attempt, "err", err)
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+	if err != nil {
+		// Zoom rotated the refresh token and the new one is not stored:
+		// the account cannot be refreshed again. This is the one window
+		// no ordering of writes can close.
+		s.log.Error("rotated token not stored, account will need reconnect", "account_id", acct.ID, "err", err)
+		return refreshResult{}, fmt.Errorf("store refreshed token of account %s: %w", acct.ID, err)
+	}
+
+	s.cache.Store(updated.ID, cachedRecord{version: updated.TokenVersion, record: rec})
+	s.log.Info("token refreshed", "account_id", acct.ID, "app", string(acct.App), "expires_at", tok.Expiry)
+	return refreshResult{account: updated, record: rec, didRefresh: true}, nil
+}
+
+// recordFailure stores the outcome of a failed refresh on the account and
+// returns the error for the caller.
+func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause error, lost bool) error {
+	now := s.now().UTC()
+	var zerr *zoom.Error
+	errors.As(cause, &zerr)
+
+	if errors.Is(cause, zoom.ErrInvalidGrant) {
+		code, message := "invalid_grant", "Zoom rejected the refresh token: connect the account again."
+		if lost {
+			code, message = "refresh_lost", "A refresh was sent to Zoom but its answer was lost, and Zoom rejected the retry: connect the account again."
+		}
+		_, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+			if a.TokenVersion != acct.TokenVersion {
+				return a, store.ErrConflict
+			}
+			a.Status = store.StatusNeedsReconnect
+			a.LastErrorCode = code
+			a.LastError = message
+			a.LastErrorAt = now
+			a.NextRefreshAt = time.Time{}
+			a.UpdatedAt = now
+			return a, nil
+		})
+		s.log.Warn("refresh rejected, account needs reconnect", "account_id", acct.ID, "app", string(acct.App), "code", code, "store_err", err)
+		return fmt.Errorf("refresh account %s: %w", acct.ID, ErrNeedsReconnect)
+	}
+
+	code, message := "zoom_unavailable", "Zoom could not be reached or failed; the broker will retry."
+	var wait time.Duration
+	if zerr != nil {
+		code = zerr.Code
+		if code == "" {
+			code = fmt.Sprintf("http_%d", zerr.Status)
+		}
+		message = plainReason(zerr)
+		wait = zerr.RetryAfter
+	}
+
+	updated, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+		a.TransientFailures++
+		backoff := s.backoff(a.TransientFailures)
+		if wait > backoff {
+			backoff = wait
+		}
+		a.LastErrorCode = code
+		a.LastError = message
+		a.LastErrorAt = now
+		a.NextRefreshAt = now.Add(backoff)
+		a.UpdatedAt = now
+		return a, nil
+	})
+	retry := wait
+	if err == nil {
+		retry = updated.NextRefreshAt.Sub(now)
+	}
+	if retry < time.Second {
+		retry = time.Second
+	}
+	s.log.Warn("refresh failed, will retry", "account_id", acct.ID, "app", string(acct.App), "code", code, "retry_in", retry, "err", cause)
+	return &UnavailableError{RetryAfter: retry, Err: fmt.Errorf("refresh account %s: %w", acct.ID, cause)}
+}
+
+// backoff returns the wait after the n-th transient failure in a row:
+// BackoffBase doubled per failure, at most BackoffLimit, with up to 20%
+// random jitter so accounts that failed together retry apart.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.backoffBase
+	for i := 1; i < n && d < s.backoffLimit; i++ {
+		d *= 2
+	}
+	if d > s.backoffLimit {
+		d = s.backoffLimit
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/5 + 1))
+	return d - jitter
+}
+
+// plainReason describes a Zoom failure for operators, without secrets.
+func plainReason(e *zoom.Error) string {
+	switch {
+	case e.Status == 429:
+		return "Zoom answered 429 Too Many Requests; the broker waits as Zoom asked."
+	case e.Status >= 500:
+		return fmt.Sprintf("Zoom answered %d; the broker will retry.", e.Status)
+	case e.Code == "timeout":
+		return "Zoom did not answer in time; the broker will retry."
+	case e.Code == "network_error":
+		return "Zoom could not be reached; the broker will retry."
+	case e.Code == "malformed_response":
+		return "Zoom's answer could not be parsed; the broker will retry."
+	case e.Code == "invalid_client":
+		return "Zoom rejected the app's client id or secret: check the app's credentials."
+	}
+	return fmt.Sprintf("Zoom rejected the refresh (%s); the broker will retry.", e.Code)
+}

@@ -1,0 +1,269 @@
+package tokens
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/zoombroker/zoombroker/broker/seal"
+	"github.com/zoombroker/zoombroker/broker/zoom"
+	"github.com/zoombroker/zoombroker/store"
+)
+
+// Defaults of Config fields left zero.
+const (
+	DefaultZoomTimeout  = 30 * time.Second
+	DefaultRefreshLead  = 10 * time.Minute
+	DefaultBackoffBase  = 30 * time.Second
+	DefaultBackoffLimit = 30 * time.Minute
+)
+
+// Config holds the service's dependencies.
+type Config struct {
+	Store  store.Store
+	Sealer *seal.Sealer
+	Zoom   *zoom.Client
+
+	// Apps maps each configured app to its credentials. An app missing
+	// here is "not configured".
+	Apps map[store.App]zoom.Credentials
+
+	// Now is the clock for all expiry math; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives one line per refresh failure and revoke; nil
+	// discards.
+	Logger *slog.Logger
+
+	// ZoomTimeout bounds one refresh or revoke at Zoom, including the one
+	// retry of a refresh whose outcome is unknown. Zero means
+	// DefaultZoomTimeout.
+	ZoomTimeout time.Duration
+
+	// RefreshLead is how long before expiry an account is scheduled for a
+	// background refresh (NextRefreshAt). Zero means DefaultRefreshLead.
+	RefreshLead time.Duration
+
+	// BackoffBase and BackoffLimit bound the wait after a transient
+	// failure: base doubled per failure in a row, at most limit. Zero
+	// means the defaults.
+	BackoffBase  time.Duration
+	BackoffLimit time.Duration
+}
+
+// Service hands out and refreshes tokens. It is safe for concurrent use.
+type Service struct {
+	store  store.Store
+	sealer *seal.Sealer
+	zoom   *zoom.Client
+	apps   map[store.App]zoom.Credentials
+	now    func() time.Time
+	log    *slog.Logger
+
+	zoomTimeout  time.Duration
+	refreshLead  time.Duration
+	backoffBase  time.Duration
+	backoffLimit time.Duration
+
+	flight singleflight.Group
+
+	// cache keeps the opened token record of each account by token
+	// version, so the hand-out path does not decrypt on every request.
+	cache sync.Map // account id -> cachedRecord
+
+	// connectMu keeps two connects of the same Zoom identity from both
+	// creating an account.
+	connectMu sync.Mutex
+}
+
+type cachedRecord struct {
+	version int64
+	record  tokenRecord
+}
+
+// New returns a Service. Store, Sealer and Zoom are required.
+func New(cfg Config) (*Service, error) {
+	var problems []error
+	if cfg.Store == nil {
+		problems = append(problems, errors.New("tokens: Store is required"))
+	}
+	if cfg.Sealer == nil {
+		problems = append(problems, errors.New("tokens: Sealer is required"))
+	}
+	if cfg.Zoom == nil {
+		problems = append(problems, errors.New("tokens: Zoom is required"))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+
+	s := &Service{
+		store:        cfg.Store,
+		sealer:       cfg.Sealer,
+		zoom:         cfg.Zoom,
+		apps:         cfg.Apps,
+		now:          cfg.Now,
+		log:          cfg.Logger,
+		zoomTimeout:  orDefault(cfg.ZoomTimeout, DefaultZoomTimeout),
+		refreshLead:  orDefault(cfg.RefreshLead, DefaultRefreshLead),
+		backoffBase:  orDefault(cfg.BackoffBase, DefaultBackoffBase),
+		backoffLimit: orDefault(cfg.BackoffLimit, DefaultBackoffLimit),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Credentials returns the app's credentials and whether the app is
+// configured.
+func (s *Service) Credentials(app store.App) (zoom.Credentials, bool) {
+	c, ok := s.apps[app]
+	return c, ok && c.Configured()
+}
+
+// Store returns the store the service writes to.
+func (s *Service) Store() store.Store { return s.store }
+
+// newAccountID returns "acc_" and 20 random base32 characters.
+func newAccountID() string {
+	b := make([]byte, 13)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return "acc_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:20]
+}
+
+// record returns the opened token record of acct, from the cache when the
+// cached version matches.
+func (s *Service) record(acct store.Account) (tokenRecord, error) {
+	if v, ok := s.cache.Load(acct.ID); ok {
+		if c := v.(cachedRecord); c.version == acct.TokenVersion {
+			return c.record, nil
+		}
+	}
+	if len(acct.Token) == 0 {
+		return tokenRecord{}, fmt.Errorf("account %s has no token record", acct.ID)
+	}
+	rec, err := s.openRecord(acct.ID, acct.Token)
+	if err != nil {
+		return tokenRecord{}, err
+	}
+	s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+	return rec, nil
+}
+
+// schedule returns when the background refresher should renew a token that
+// expires at expiry.
+func (s *Service) schedule(expiry time.Time) time.Time {
+	return expiry.Add(-s.refreshLead)
+}
+
+// Connect stores the grant that the connect flow obtained. When the app
+// already has a non-revoked account for the same Zoom identity (the same
+// user for zoom, the same Zoom account for zoom_admin) that account gets the
+// new tokens and becomes active again, and reconnected is true: Zoom has
+// invalidated the earlier grant's tokens, so a second account would be dead.
+func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, user zoom.User) (acct store.Account, reconnected bool, err error) {
+	identity := store.ZoomIdentity{UserID: user.ID, AccountID: user.AccountID, Email: user.Email, DisplayName: user.Name()}
+	rec := tokenRecord{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt, Scopes: tok.Scopes}
+	now := s.now().UTC()
+
+	s.connectMu.Lock()
+	defer s.connectMu.Unlock()
+
+	existing, err := s.store.FindAccount(ctx, app, identity)
+	switch {
+	case err == nil:
+		blob, err := s.sealRecord(existing.ID, rec)
+		if err != nil {
+			return store.Account{}, false, err
+		}
+		acct, err = s.store.UpdateAccount(ctx, existing.ID, func(a store.Account) (store.Account, error) {
+			a.Zoom = identity
+			a.Status = store.StatusActive
+			a.Scopes = tok.Scopes
+			a.UpdatedAt = now
+			a.Token = blob
+			a.TokenVersion++
+			a.TokenExpiresAt = tok.Expiry
+			a.RefreshTokenIssuedAt = tok.IssuedAt
+			a.NextRefreshAt = s.schedule(tok.Expiry)
+			clearFailure(&a)
+			return a, nil
+		})
+		if err != nil {
+			return store.Account{}, false, fmt.Errorf("reconnect account %s: %w", existing.ID, err)
+		}
+		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		return acct, true, nil
+
+	case errors.Is(err, store.ErrNotFound):
+		id := newAccountID()
+		blob, err := s.sealRecord(id, rec)
+		if err != nil {
+			return store.Account{}, false, err
+		}
+		acct = store.Account{
+			ID:                   id,
+			App:                  app,
+			Zoom:                 identity,
+			Status:               store.StatusActive,
+			Scopes:               tok.Scopes,
+			CreatedAt:            now,
+			UpdatedAt:            now,
+			Token:                blob,
+			TokenVersion:         1,
+			TokenExpiresAt:       tok.Expiry,
+			RefreshTokenIssuedAt: tok.IssuedAt,
+			NextRefreshAt:        s.schedule(tok.Expiry),
+		}
+		if err := s.store.CreateAccount(ctx, acct); err != nil {
+			return store.Account{}, false, fmt.Errorf("create account: %w", err)
+		}
+		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		return acct, false, nil
+
+	default:
+		return store.Account{}, false, fmt.Errorf("find account: %w", err)
+	}
+}
+
+func clearFailure(a *store.Account) {
+	a.LastError = ""
+	a.LastErrorCode = ""
+	a.LastErrorAt = time.Time{}
+	a.TransientFailures = 0
+}
+
+// OAuthOrigin returns the scheme and host of Zoom's OAuth URL, where the
+// connect flow sends browsers.
+func (s *Service) OAuthOrigin() string {
+	u, err := url.Parse(s.zoom.OAuthURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Zoom returns the Zoom client the service uses.
+func (s *Service) Zoom() *zoom.Client { return s.zoom }

@@ -1,0 +1,168 @@
+package tokens_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zoombroker/zoombroker/broker/seal"
+	"github.com/zoombroker/zoombroker/broker/secret"
+	"github.com/zoombroker/zoombroker/broker/tokens"
+	"github.com/zoombroker/zoombroker/broker/zoom"
+	"github.com/zoombroker/zoombroker/broker/zoomsandbox"
+	"github.com/zoombroker/zoombroker/store"
+	"github.com/zoombroker/zoombroker/store/bolt"
+)
+
+// failingStore fails the next n UpdateAccount calls, as a full disk would.
+type failingStore struct {
+	store.Store
+	failures atomic.Int32
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingStore) UpdateAccount(ctx context.Context, id string, update func(store.Account) (store.Account, error)) (store.Account, error) {
+	if f.failures.Add(-1) >= 0 {
+		return store.Account{}, errDiskFull
+	}
+	return f.Store.UpdateAccount(ctx, id, update)
+}
+
+type fixture struct {
+	svc     *tokens.Service
+	sandbox *zoomsandbox.Sandbox
+	store   *failingStore
+	zoom    *zoom.Client
+	cred    zoom.Credentials
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	sb := zoomsandbox.New(zoomsandbox.Options{Apps: []zoomsandbox.App{{Name: "Zoom", ClientID: "cid", ClientSecret: "csecret", Scopes: []string{"user:read"}}}})
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "z.db"), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key, _, err := seal.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.New([]seal.Key{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := &fixture{sandbox: sb, store: &failingStore{Store: db}, cred: zoom.Credentials{ClientID: "cid", ClientSecret: secret.Secret("csecret")}}
+	f.zoom = &zoom.Client{OAuthURL: srv.URL, APIURL: srv.URL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	f.svc, err = tokens.New(tokens.Config{Store: f.store, Sealer: sealer, Zoom: f.zoom, Apps: map[store.App]zoom.Credentials{store.AppZoom: f.cred}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// connect runs the code flow against the sandbox without a browser.
+func (f *fixture) connect(t *testing.T) store.Account {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	const redirect = "http://127.0.0.1/cb"
+	verifier := "verifier-verifier-verifier-verifier-verifier-0123"
+	back, err := f.sandbox.Approve(context.Background(), client, f.zoom.AuthorizeURL(f.cred, redirect, "st", verifier), zoomsandbox.DefaultUserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.zoom.Exchange(context.Background(), f.cred, back.Query().Get("code"), redirect, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := f.zoom.Me(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _, err := f.svc.Connect(context.Background(), store.AppZoom, tok, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acct
+}
+
+func TestRotatedTokenStoreRetried(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+
+	// Two failed writes after Zoom rotated: the service must retry the
+	// write rather than drop the only valid refresh token.
+	f.store.failures.Store(2)
+	got, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true})
+	if err != nil {
+		t.Fatalf("Token(force) = %v; want success after store retries", err)
+	}
+	if !got.Refreshed {
+		t.Errorf("Token(force).Refreshed = false; want true")
+	}
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true}); err != nil {
+		t.Errorf("second refresh = %v; want success with the stored token", err)
+	}
+}
+
+func TestLostRefreshNeedsReconnect(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+
+	// The sandbox rotates and then drops the connection; the retry with
+	// the old token gets invalid_grant.
+	f.sandbox.DropRefreshResponses(1)
+	_, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true})
+	if !errors.Is(err, tokens.ErrNeedsReconnect) {
+		t.Fatalf("Token after a lost refresh = %v; want ErrNeedsReconnect", err)
+	}
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.LastErrorCode != "refresh_lost" {
+		t.Errorf("LastErrorCode = %q; want refresh_lost", a.LastErrorCode)
+	}
+	if n := f.sandbox.RefreshCount(); n != 2 {
+		t.Errorf("refresh attempts = %d; want 2 (one retry, no loop)", n)
+	}
+}
+
+func TestRejectedTokenRefreshesOnce(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+	cur, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	next, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{RejectedAccessToken: cur.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.AccessToken == cur.AccessToken {
+		t.Errorf("rejected current token was handed out again")
+	}
+
+	// Reporting the old token again returns the newer one, no refresh.
+	again, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{RejectedAccessToken: cur.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AccessToken != next.AccessToken {
+		t.Errorf("stale report did not return the current token")
+	}
+	if n := f.sandbox.RefreshCount(); n != 1 {
+		t.Errorf("refreshes = %d; want 1", n)
+	}
+}

@@ -1,0 +1,22 @@
+package store
+
+import "errors"
+
+// Sentinel errors returned by every backend. Callers match them with
+// errors.Is; backends may wrap them with context.
+var (
+	// ErrNotFound means the requested record does not exist.
+	ErrNotFound = errors.New("not found")
+
+	// ErrAlreadyExists means a record with the same id (or unique key)
+	// exists already.
+	ErrAlreadyExists = errors.New("already exists")
+
+	// ErrConflict means a compare-and-swap failed: the record changed since
+	// the caller read it. The caller should read it again and decide anew.
+	ErrConflict = errors.New("conflict")
+
+	// ErrLocked means the storage is held by another process (bbolt's file
+	// lock). The message of the wrapping error says which file.
+	ErrLocked = errors.New("locked by another process")
+)
