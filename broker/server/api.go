@@ -16,13 +16,14 @@ import (
 const ctxAPIKey = "zoombroker.api_key"
 
 func (s *Server) registerAPI(g *echo.Group) {
-	g.Use(s.requireAPIKey)
-	g.GET("/apps", s.listApps)
-	g.GET("/accounts", s.listAccounts)
-	g.GET("/accounts/:id", s.getAccount)
-	g.DELETE("/accounts/:id", s.deleteAccount)
-	g.POST("/accounts/:id/token", s.issueToken)
-	g.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	// Route-level middleware rather than g.Use: echo's Group.Use adds
+	// catch-all routes that would turn every 405 into a 404.
+	key := s.requireAPIKey
+	g.GET("/apps", s.listApps, key)
+	g.GET("/accounts", s.listAccounts, key)
+	g.GET("/accounts/:id", s.getAccount, key)
+	g.DELETE("/accounts/:id", s.deleteAccount, key)
+	g.POST("/accounts/:id/token", s.issueToken, key)
 }
 
 // requireAPIKey authenticates the caller with "Authorization: Bearer KEY".

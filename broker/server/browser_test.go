@@ -66,47 +66,38 @@ func newBrowser(t *testing.T) context.Context {
 func TestBrowserConnectAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	ctx := newBrowser(t)
+	ID := func(id string) chromedp.ID { return chromedp.ID(id) }
 
-	// Watch the console's responses for the security headers and cookies.
-	headers := map[string]network.Headers{}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		if r, ok := ev.(*network.EventResponseReceived); ok && strings.HasPrefix(r.Response.URL, e.broker.URL) {
-			headers[strings.TrimPrefix(r.Response.URL, e.broker.URL)] = r.Response.Headers
-		}
-	})
-
-	var sandboxLabel string
-	must(t, chromedp.Run(ctx,
-		network.Enable(),
+	must(t, chromedp.Do(ctx,
 		chromedp.Navigate(e.broker.URL+"/accounts"),
-		chromedp.WaitVisible(`#name`, chromedp.ByID),
-		chromedp.SendKeys(`#name`, operatorName, chromedp.ByID),
-		chromedp.SendKeys(`#password`, operatorPass, chromedp.ByID),
-		chromedp.Click(`#signin`, chromedp.ByID),
-		chromedp.WaitVisible(`#connect-zoom`, chromedp.ByID),
-		chromedp.Text(`#sandbox-label`, &sandboxLabel, chromedp.ByID),
+		chromedp.WaitVisible(ID("name")),
+		chromedp.SendKeys(ID("name"), operatorName),
+		chromedp.SendKeys(ID("password"), operatorPass),
+		chromedp.Click(ID("signin")),
+		chromedp.WaitVisible(ID("connect-zoom")),
 	))
+	sandboxLabel, err := chromedp.Run(ctx, chromedp.Text(ID("sandbox-label")))
+	must(t, err)
 	if !strings.Contains(sandboxLabel, "sandbox") {
 		t.Errorf("console does not label the sandbox: %q", sandboxLabel)
 	}
 
 	for _, app := range []string{"zoom", "zoom_admin"} {
-		must(t, chromedp.Run(ctx,
+		must(t, chromedp.Do(ctx,
 			chromedp.Navigate(e.broker.URL+"/accounts"),
-			chromedp.WaitVisible(`#connect-`+app, chromedp.ByID),
-			chromedp.Click(`#connect-`+app, chromedp.ByID),
-			chromedp.WaitVisible(`#allow`, chromedp.ByID),
-			chromedp.Click(`#allow`, chromedp.ByID),
-			chromedp.WaitVisible(`#status`, chromedp.ByID),
+			chromedp.WaitVisible(ID("connect-"+app)),
+			chromedp.Click(ID("connect-"+app)),
+			chromedp.WaitVisible(ID("allow")),
+			chromedp.Click(ID("allow")),
+			chromedp.WaitVisible(ID("status")),
 		))
 	}
 
-	var table string
-	must(t, chromedp.Run(ctx,
-		chromedp.Navigate(e.broker.URL+"/accounts"),
-		chromedp.WaitVisible(`#accounts`, chromedp.ByID),
-		chromedp.Text(`#accounts`, &table, chromedp.ByID),
-	))
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(e.broker.URL+"/accounts"))
+	must(t, err)
+	must(t, chromedp.Do(ctx, chromedp.WaitVisible(ID("accounts"))))
+	table, err := chromedp.Run(ctx, chromedp.Text(ID("accounts")))
+	must(t, err)
 	for _, want := range []string{"Zoom Admin", "dev.admin@example.com", "active", "user:read:admin"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("account list lacks %q:\n%s", want, table)
@@ -115,17 +106,18 @@ func TestBrowserConnectAndRevoke(t *testing.T) {
 	if n := e.accountCount(); n != 2 {
 		t.Fatalf("accounts after two connects = %d; want 2", n)
 	}
+	checkSecurityHeaders(t, resp.Headers)
 
-	var status string
-	must(t, chromedp.Run(ctx,
-		chromedp.Click(`#accounts tbody tr:first-child a`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#revoke`, chromedp.ByID),
-		chromedp.Click(`#revoke`, chromedp.ByID),
-		chromedp.WaitVisible(`#confirm-revoke`, chromedp.ByID),
-		chromedp.Click(`#confirm-revoke`, chromedp.ByID),
-		chromedp.WaitVisible(`#status`, chromedp.ByID),
-		chromedp.Text(`#status`, &status, chromedp.ByID),
+	must(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#accounts tbody tr:first-child a")),
+		chromedp.WaitVisible(ID("revoke")),
+		chromedp.Click(ID("revoke")),
+		chromedp.WaitVisible(ID("confirm-revoke")),
+		chromedp.Click(ID("confirm-revoke")),
+		chromedp.WaitVisible(ID("status")),
 	))
+	status, err := chromedp.Run(ctx, chromedp.Text(ID("status")))
+	must(t, err)
 	if status != "revoked" {
 		t.Errorf("status after revoke = %q; want revoked", status)
 	}
@@ -137,8 +129,6 @@ func TestBrowserConnectAndRevoke(t *testing.T) {
 	if n := e.sandbox.RevokeCount(); n != 1 {
 		t.Errorf("revokes at sandbox = %d; want 1", n)
 	}
-
-	checkSecurityHeaders(t, headers["/accounts"])
 }
 
 func checkSecurityHeaders(t *testing.T, h network.Headers) {

@@ -103,8 +103,8 @@ func newEnv(t *testing.T) *env {
 	e.zoomSecret = zoomSecret
 	e.sandbox = zoomsandbox.New(zoomsandbox.Options{
 		Apps: []zoomsandbox.App{
-			{Name: "Zoom", ClientID: zoomClientID, ClientSecret: zoomSecret, Scopes: []string{"meeting:read", "user:read"}, RedirectURIs: []string{redirect}},
-			{Name: "Zoom Admin", ClientID: adminClientID, ClientSecret: adminSecret, Admin: true, Scopes: []string{"user:read:admin", "report:read:admin"}, RedirectURIs: []string{redirect}},
+			{Name: "Zoom", ClientID: zoomClientID, ClientSecret: secret.Secret(zoomSecret), Scopes: []string{"meeting:read", "user:read"}, RedirectURIs: []string{redirect}},
+			{Name: "Zoom Admin", ClientID: adminClientID, ClientSecret: secret.Secret(adminSecret), Admin: true, Scopes: []string{"user:read:admin", "report:read:admin"}, RedirectURIs: []string{redirect}},
 		},
 		Now:    e.clock.Now,
 		Logger: logger,
