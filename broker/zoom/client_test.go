@@ -148,4 +148,3 @@ func TestErrorTextHasNoSecrets(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }
-
