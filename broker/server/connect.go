@@ -11,7 +11,7 @@ import (
 	"github.com/zoombroker/zoombroker/store"
 )
 
-// callbackPath is where Zoom sends the browser back.
+// callbackPath is the path Zoom redirects the browser to after consent.
 const callbackPath = "/oauth/callback"
 
 func (s *Server) redirectURI() string {

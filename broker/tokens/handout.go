@@ -103,8 +103,8 @@ func issued(acct store.Account, rec tokenRecord, refreshed bool) Issued {
 	}
 }
 
-// refreshResult is what one shared refresh gives every caller that waited
-// for it.
+// refreshResult is the outcome of one shared refresh, returned to every
+// caller that waited for it.
 type refreshResult struct {
 	account    store.Account
 	record     tokenRecord

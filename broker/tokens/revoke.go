@@ -9,7 +9,7 @@ import (
 	"github.com/zoombroker/zoombroker/store"
 )
 
-// RevokeResult tells what a revoke did.
+// RevokeResult is the outcome of a revoke.
 type RevokeResult struct {
 	Account store.Account
 

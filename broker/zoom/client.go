@@ -58,7 +58,7 @@ type Client struct {
 	Now func() time.Time
 }
 
-// Token is what Zoom returns from a code exchange or a refresh.
+// Token is the result of a code exchange or a refresh.
 type Token struct {
 	AccessToken  secret.Secret
 	RefreshToken secret.Secret

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Kind says what a failure means for the grant.
+// Kind is the meaning of a failure for the grant.
 type Kind int
 
 const (
