@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -48,6 +49,7 @@ func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxAPIKey, k)
+		s.touchKey(k)
 		return next(c)
 	}
 }
@@ -135,4 +137,29 @@ func viewAccount(a store.Account) accountView {
 		v.LastError = &errorView{Code: a.LastErrorCode, Message: a.LastError, At: timePtr(a.LastErrorAt)}
 	}
 	return v
+}
+
+// touchKey records that the key was used, at most once a minute per key and
+// off the request path, so the hand-out does not wait for a disk write.
+func (s *Server) touchKey(k store.APIKey) {
+	now := s.now().UTC()
+	if now.Sub(k.LastUsedAt) < time.Minute {
+		return
+	}
+	if last, ok := s.keyUse.Load(k.ID); ok && now.Sub(last.(time.Time)) < time.Minute {
+		return
+	}
+	s.keyUse.Store(k.ID, now)
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := s.store.UpdateAPIKey(ctx, k.ID, func(k store.APIKey) (store.APIKey, error) {
+			k.LastUsedAt = now
+			return k, nil
+		})
+		if err != nil {
+			s.log.Warn("record API key use failed", "key_id", k.ID, "err", err)
+		}
+	}()
 }

@@ -187,3 +187,19 @@ func TestListAccountsFilters(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+func TestKeyUseRecorded(t *testing.T) {
+	e := newEnv(t)
+	e.api(http.MethodGet, "/v1/apps", "")
+
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		keys, err := e.store.ListAPIKeys(context.Background())
+		must(t, err)
+		if len(keys) == 1 && keys[0].LastUsedAt.Equal(e.clock.Now()) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("LastUsedAt was not recorded within 5s")
+}

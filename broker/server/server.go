@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -34,6 +35,9 @@ type Server struct {
 	pages  *template.Template
 	secure bool // the base URL is https, so cookies get the Secure flag
 	echo   *echo.Echo
+
+	// keyUse remembers when each API key's use was last written.
+	keyUse sync.Map // key id -> time.Time
 }
 
 // New validates cfg and builds the server's routes.
