@@ -116,6 +116,9 @@ type refreshResult struct {
 // one account share one call.
 func (s *Service) refreshShared(ctx context.Context, id string, seenVersion int64) (refreshResult, error) {
 	ch := s.flight.DoChan(id, func() (any, error) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+
 		// The refresh must finish even if the first caller goes away:
 		// abandoning it after Zoom rotated the token would lose the
 		// account.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -75,6 +76,10 @@ type Service struct {
 	backoffLimit time.Duration
 
 	flight singleflight.Group
+
+	// inflight counts running refreshes, so shutdown can wait for them
+	// before the store closes.
+	inflight sync.WaitGroup
 
 	// cache keeps the opened token record of each account by token
 	// version, so the hand-out path does not decrypt on every request.
@@ -173,9 +178,11 @@ func (s *Service) record(acct store.Account) (tokenRecord, error) {
 }
 
 // schedule returns when the background refresher should renew a token that
-// expires at expiry.
+// expires at expiry: RefreshLead before it, minus up to a fifth of the lead
+// at random, so accounts connected together do not refresh together.
 func (s *Service) schedule(expiry time.Time) time.Time {
-	return expiry.Add(-s.refreshLead)
+	jitter := time.Duration(mathrand.Int64N(int64(s.refreshLead)/5 + 1))
+	return expiry.Add(-s.refreshLead - jitter)
 }
 
 // Connect stores the grant that the connect flow obtained. When the app
@@ -267,3 +274,9 @@ func (s *Service) OAuthOrigin() string {
 
 // Zoom returns the Zoom client the service uses.
 func (s *Service) Zoom() *zoom.Client { return s.zoom }
+
+// Wait blocks until every running refresh has stored its result. Call it
+// after the HTTP server and the refresher stopped and before the store
+// closes: a refresh cut off after Zoom rotated the token would lose the
+// account.
+func (s *Service) Wait() { s.inflight.Wait() }

@@ -166,3 +166,41 @@ func TestRejectedTokenRefreshesOnce(t *testing.T) {
 		t.Errorf("refreshes = %d; want 1", n)
 	}
 }
+
+func TestRefresherRenewsDueAccounts(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+	if acct.NextRefreshAt.IsZero() || !acct.NextRefreshAt.Before(acct.TokenExpiresAt) {
+		t.Fatalf("NextRefreshAt = %v; want a time before expiry %v", acct.NextRefreshAt, acct.TokenExpiresAt)
+	}
+
+	// Nothing is due yet.
+	if n := f.svc.RefreshDue(context.Background(), 2, 10); n != 0 {
+		t.Errorf("RefreshDue before the schedule tried %d accounts; want 0", n)
+	}
+
+	// Make the account due, as the clock would, without a caller asking.
+	_, err := f.store.UpdateAccount(context.Background(), acct.ID, func(a store.Account) (store.Account, error) {
+		a.NextRefreshAt = time.Now().Add(-time.Second)
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.svc.RefreshDue(context.Background(), 2, 10); n != 1 {
+		t.Errorf("RefreshDue tried %d accounts; want 1", n)
+	}
+	if n := f.sandbox.RefreshCount(); n != 1 {
+		t.Errorf("refreshes at sandbox = %d; want 1", n)
+	}
+	after, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.TokenVersion != acct.TokenVersion+1 || after.LastRefreshedAt.IsZero() {
+		t.Errorf("after the refresher: version %d, last refresh %v; want version %d and a time", after.TokenVersion, after.LastRefreshedAt, acct.TokenVersion+1)
+	}
+	if !after.NextRefreshAt.After(time.Now()) {
+		t.Errorf("NextRefreshAt = %v; want a later schedule", after.NextRefreshAt)
+	}
+}

@@ -84,7 +84,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		mounts = map[string]http.Handler{sandboxPrefix: dev.sandbox.Handler()}
 	}
 
-	handler, err := c.buildServer(cfg, db, log, mounts)
+	handler, ts, err := c.buildServer(cfg, db, log, mounts)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,20 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serveHTTP(ctx, ln, handler, log); err != nil {
+
+	// The refresher stops with the signal; a refresh it started runs to
+	// its own timeout so a rotated token is still stored.
+	refresherDone := make(chan struct{})
+	go func() {
+		defer close(refresherDone)
+		ts.RunRefresher(ctx, tokens.RefresherConfig{})
+	}()
+
+	err = serveHTTP(ctx, ln, handler, log)
+	stop()
+	<-refresherDone
+	ts.Wait()
+	if err != nil {
 		return err
 	}
 	log.Info("zoombroker stopped")
@@ -140,10 +153,10 @@ func unjoin(err error) []error {
 
 // buildServer wires the sealer, the Zoom client, the token service and the
 // HTTP server.
-func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts map[string]http.Handler) (http.Handler, error) {
+func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts map[string]http.Handler) (http.Handler, *tokens.Service, error) {
 	sealer, err := seal.New(cfg.EncryptionKeys)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envEncryptionKey, err)
+		return nil, nil, fmt.Errorf("%s: %w", envEncryptionKey, err)
 	}
 
 	zc := &zoom.Client{
@@ -163,7 +176,7 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 		ZoomTimeout: 2 * cfg.ZoomTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start token service: %w", err)
+		return nil, nil, fmt.Errorf("start token service: %w", err)
 	}
 
 	srv, err := server.New(server.Config{
@@ -178,9 +191,9 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 		Version:    versionString(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start HTTP server: %w", err)
+		return nil, nil, fmt.Errorf("start HTTP server: %w", err)
 	}
-	return srv.Handler(), nil
+	return srv.Handler(), ts, nil
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {
