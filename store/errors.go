@@ -16,6 +16,10 @@ var (
 	// the caller read it. The caller should read it again and decide anew.
 	ErrConflict = errors.New("conflict")
 
+	// ErrLeaseHeld means another holder has the lease and it has not
+	// expired.
+	ErrLeaseHeld = errors.New("lease held by another holder")
+
 	// ErrLocked means the storage is held by another process (bbolt's file
 	// lock). The message of the wrapping error says which file.
 	ErrLocked = errors.New("locked by another process")

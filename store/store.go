@@ -72,6 +72,17 @@ type Store interface {
 	// UpdateAccount.
 	UpdateOperator(ctx context.Context, name string, update func(Operator) (Operator, error)) (Operator, error)
 
+	// AcquireLease takes the named lease for holder until now+ttl. It
+	// succeeds when the lease is free, expired at now, or already held by
+	// holder (the expiry is then extended). Otherwise it returns
+	// ErrLeaseHeld. Replicas sharing one store use leases to refresh an
+	// account in one place at a time.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) error
+
+	// ReleaseLease frees the named lease if holder has it; otherwise it
+	// does nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
 	// Ping reports whether the storage answers.
 	Ping(ctx context.Context) error
 

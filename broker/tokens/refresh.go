@@ -16,9 +16,30 @@ import (
 // early loses the account.
 const storeRetries = 5
 
+// leaseMargin is added to ZoomTimeout for the refresh lease, so a lease
+// outlives the refresh it guards. leasePoll is how often a waiting replica
+// checks the account.
+const (
+	leaseMargin = 15 * time.Second
+	leasePoll   = 50 * time.Millisecond
+)
+
 // refresh runs one refresh of the account at Zoom and stores the result. It
 // must only run inside the single-flight group of refreshShared.
 func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (refreshResult, error) {
+	// The lease keeps other replicas sharing the store from refreshing
+	// this account at the same time; within one process the single-flight
+	// group already does.
+	lease := "refresh/" + id
+	if res, done, err := s.acquireLease(ctx, lease, id, seenVersion); done || err != nil {
+		return res, err
+	}
+	defer func() {
+		if err := s.store.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder); err != nil {
+			s.log.Warn("release refresh lease failed", "account_id", id, "err", err)
+		}
+	}()
+
 	acct, err := s.store.GetAccount(ctx, id)
 	if err != nil {
 		return refreshResult{}, fmt.Errorf("get account %s: %w", id, err)
@@ -46,6 +67,7 @@ func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (re
 		return refreshResult{}, fmt.Errorf("refresh account %s: %w: %s", id, ErrAppNotConfigured, acct.App)
 	}
 
+	started := time.Now()
 	tok, err := s.zoom.Refresh(ctx, cred, rec.RefreshToken)
 	lost := false
 	var zerr *zoom.Error
@@ -57,11 +79,51 @@ func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (re
 		tok, err = s.zoom.Refresh(ctx, cred, rec.RefreshToken)
 		lost = true
 	}
+	latency := time.Since(started)
 	if err != nil {
+		outcome := OutcomeTransient
+		if errors.Is(err, zoom.ErrInvalidGrant) {
+			outcome = OutcomeInvalidGrant
+		}
+		s.observer.Refresh(acct.App, outcome, latency)
 		return refreshResult{}, s.recordFailure(ctx, acct, err, lost)
 	}
+	s.observer.Refresh(acct.App, OutcomeSuccess, latency)
 
 	return s.storeRefreshed(ctx, acct, tok)
+}
+
+// acquireLease takes the account's refresh lease. While another holder has
+// it, it polls the account: when the token version moves, that holder has
+// refreshed, and done is true with the new token.
+func (s *Service) acquireLease(ctx context.Context, lease, id string, seenVersion int64) (res refreshResult, done bool, err error) {
+	for {
+		err := s.store.AcquireLease(ctx, lease, s.holder, s.now(), s.zoomTimeout+leaseMargin)
+		if err == nil {
+			return refreshResult{}, false, nil
+		}
+		if !errors.Is(err, store.ErrLeaseHeld) {
+			return refreshResult{}, true, fmt.Errorf("acquire refresh lease of account %s: %w", id, err)
+		}
+
+		acct, err := s.store.GetAccount(ctx, id)
+		if err != nil {
+			return refreshResult{}, true, fmt.Errorf("get account %s: %w", id, err)
+		}
+		if acct.TokenVersion != seenVersion || acct.Status != store.StatusActive {
+			if err := usable(acct); err != nil {
+				return refreshResult{}, true, err
+			}
+			rec, err := s.record(acct)
+			return refreshResult{account: acct, record: rec}, true, err
+		}
+
+		select {
+		case <-ctx.Done():
+			return refreshResult{}, true, &UnavailableError{RetryAfter: time.Second, Err: fmt.Errorf("wait for refresh lease of account %s: %w", id, ctx.Err())}
+		case <-time.After(leasePoll):
+		}
+	}
 }
 
 // storeRefreshed writes the rotated pair with a compare-and-swap on the
@@ -124,7 +186,7 @@ func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause e
 		if lost {
 			code, message = "refresh_lost", "A refresh was sent to Zoom but its answer was lost, and Zoom rejected the retry: connect the account again."
 		}
-		_, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+		updated, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
 			if a.TokenVersion != acct.TokenVersion {
 				return a, store.ErrConflict
 			}
@@ -137,6 +199,9 @@ func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause e
 			return a, nil
 		})
 		s.log.Warn("refresh rejected, account needs reconnect", "account_id", acct.ID, "app", string(acct.App), "code", code, "store_err", err)
+		if err == nil {
+			s.emit(ctx, EventNeedsReconnect, updated)
+		}
 		return fmt.Errorf("refresh account %s: %w", acct.ID, ErrNeedsReconnect)
 	}
 

@@ -50,6 +50,7 @@ func (s *Service) Revoke(ctx context.Context, id, reason string) (RevokeResult, 
 		return RevokeResult{}, err
 	}
 	res.Account = acct
+	s.emit(ctx, EventRevoked, acct)
 	s.log.Info("account revoked", "account_id", id, "app", string(acct.App), "zoom_revoked", res.ZoomRevoked)
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,17 @@ type Config struct {
 	// background refresh (NextRefreshAt). Zero means DefaultRefreshLead.
 	RefreshLead time.Duration
 
+	// Observer receives refresh outcomes for metrics; nil means none.
+	Observer Observer
+
+	// Events receives account changes after they are committed; nil means
+	// none.
+	Events EventSink
+
+	// Holder names this process in refresh leases; empty means the host
+	// name, process id and a random suffix.
+	Holder string
+
 	// BackoffBase and BackoffLimit bound the wait after a transient
 	// failure: base doubled per failure in a row, at most limit. Zero
 	// means the defaults.
@@ -75,7 +87,10 @@ type Service struct {
 	backoffBase  time.Duration
 	backoffLimit time.Duration
 
-	flight singleflight.Group
+	holder   string
+	observer Observer
+	events   EventSink
+	flight   singleflight.Group
 
 	// inflight counts running refreshes, so shutdown can wait for them
 	// before the store closes.
@@ -125,6 +140,19 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.observer = cfg.Observer
+	if s.observer == nil {
+		s.observer = nopObserver{}
+	}
+	s.events = cfg.Events
+	if s.events == nil {
+		s.events = nopEvents{}
+	}
+	s.holder = cfg.Holder
+	if s.holder == "" {
+		host, _ := os.Hostname()
+		s.holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newAccountID()[4:12])
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -222,6 +250,7 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 			return store.Account{}, false, fmt.Errorf("reconnect account %s: %w", existing.ID, err)
 		}
 		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		s.emit(ctx, EventReconnected, acct)
 		return acct, true, nil
 
 	case errors.Is(err, store.ErrNotFound):
@@ -248,6 +277,7 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 			return store.Account{}, false, fmt.Errorf("create account: %w", err)
 		}
 		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		s.emit(ctx, EventConnected, acct)
 		return acct, false, nil
 
 	default:

@@ -30,8 +30,9 @@ var (
 	bucketAPIKeys    = []byte("apikeys")
 	bucketAPIKeyHash = []byte("apikeys_by_hash")
 	bucketOperators  = []byte("operators")
+	bucketLeases     = []byte("leases")
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIdentity, bucketDue, bucketAPIKeys, bucketAPIKeyHash, bucketOperators}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIdentity, bucketDue, bucketAPIKeys, bucketAPIKeyHash, bucketOperators, bucketLeases}
 
 	keySchemaVersion = []byte("schema_version")
 )

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("due", func(t *testing.T) { testDue(t, newStore) })
 	t.Run("api keys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("operators", func(t *testing.T) { testOperators(t, newStore) })
+	t.Run("leases", func(t *testing.T) { testLeases(t, newStore) })
 	t.Run("ping and close", func(t *testing.T) { testPingClose(t, newStore) })
 }
 
