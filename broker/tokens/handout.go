@@ -55,6 +55,8 @@ func (s *Service) Token(ctx context.Context, id string, req Request) (Issued, er
 		return Issued{}, err
 	}
 
+	s.noteHandout(acct.ID, s.now())
+
 	force := req.ForceRefresh
 	if !req.RejectedAccessToken.Empty() {
 		// Only the current token can be reported stale; an older one means

@@ -3,8 +3,11 @@ package tokens
 import (
 	"context"
 	"errors"
+	mathrand "math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/zoombroker/zoombroker/store"
 )
 
 // Defaults of RefresherConfig fields left zero.
@@ -91,6 +94,9 @@ func (s *Service) RefreshDue(ctx context.Context, concurrency, batch int) int {
 			defer wg.Done()
 			defer func() { <-sem }()
 
+			if s.postpone(ctx, acct) {
+				return
+			}
 			// Failures are recorded on the account with their back-off,
 			// and logged by refresh, so nothing is left to do here.
 			_, _ = s.refreshShared(ctx, acct.ID, acct.TokenVersion)
@@ -98,4 +104,57 @@ func (s *Service) RefreshDue(ctx context.Context, concurrency, batch int) int {
 	}
 	wg.Wait()
 	return len(due)
+}
+
+// postpone moves an idle account's next refresh to its renewal date and
+// reports true, or reports false when the account must be refreshed now.
+//
+// Zoom may invalidate the previous access token at each refresh, so
+// accounts nobody asked for recently are not refreshed ahead of every
+// expiry: their refresh token is only renewed every RenewEvery, and the
+// next caller waits for one refresh. Accounts in use, and accounts whose
+// last attempt failed, are refreshed as scheduled.
+func (s *Service) postpone(ctx context.Context, acct store.Account) bool {
+	now := s.now()
+	if acct.TransientFailures > 0 || s.inUse(acct.ID, now) {
+		return false
+	}
+	renew := acct.RefreshTokenIssuedAt.Add(s.renewEvery)
+	if acct.RefreshTokenIssuedAt.IsZero() || !now.Before(renew) {
+		return false
+	}
+
+	// Spread renewals over the last tenth of the period.
+	jitter := time.Duration(mathrand.Int64N(int64(s.renewEvery)/10 + 1))
+	next := renew.Add(-jitter)
+	if !next.After(now) {
+		next = renew
+	}
+	_, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+		if a.TokenVersion != acct.TokenVersion || a.TransientFailures > 0 {
+			return a, store.ErrConflict
+		}
+		a.NextRefreshAt = next
+		return a, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		s.log.Error("postpone idle refresh failed", "account_id", acct.ID, "err", err)
+	}
+	return err == nil
+}
+
+// inUse reports whether the account's token was handed out within
+// IdleAfter before now, in this process.
+func (s *Service) inUse(id string, now time.Time) bool {
+	v, ok := s.lastHandout.Load(id)
+	return ok && now.Sub(v.(time.Time)) < s.idleAfter
+}
+
+// noteHandout records a hand-out, at most once a minute per account so the
+// hot path rarely writes to the map.
+func (s *Service) noteHandout(id string, now time.Time) {
+	if v, ok := s.lastHandout.Load(id); ok && now.Sub(v.(time.Time)) < time.Minute {
+		return
+	}
+	s.lastHandout.Store(id, now)
 }

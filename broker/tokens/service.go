@@ -27,6 +27,8 @@ const (
 	DefaultRefreshLead  = 10 * time.Minute
 	DefaultBackoffBase  = 30 * time.Second
 	DefaultBackoffLimit = 30 * time.Minute
+	DefaultRenewEvery   = 30 * 24 * time.Hour
+	DefaultIdleAfter    = 2 * time.Hour
 )
 
 // Config holds the service's dependencies.
@@ -54,6 +56,18 @@ type Config struct {
 	// RefreshLead is how long before expiry an account is scheduled for a
 	// background refresh (NextRefreshAt). Zero means DefaultRefreshLead.
 	RefreshLead time.Duration
+
+	// RenewEvery is the longest an account's refresh token goes without
+	// renewal, even when nobody uses the account. Zoom's documents
+	// disagree on the refresh token's lifetime (15 years in one, about
+	// 90 days in newer ones), so the default is well inside the shorter.
+	// Zero means DefaultRenewEvery.
+	RenewEvery time.Duration
+
+	// IdleAfter is how long after its last hand-out an account counts as
+	// idle: the refresher then renews it only every RenewEvery instead of
+	// ahead of each expiry. Zero means DefaultIdleAfter.
+	IdleAfter time.Duration
 
 	// Observer receives refresh outcomes for metrics; nil means none.
 	Observer Observer
@@ -86,6 +100,12 @@ type Service struct {
 	refreshLead  time.Duration
 	backoffBase  time.Duration
 	backoffLimit time.Duration
+	renewEvery   time.Duration
+	idleAfter    time.Duration
+
+	// lastHandout is when each account's token was last handed out by
+	// this process.
+	lastHandout sync.Map // account id -> time.Time
 
 	holder   string
 	observer Observer
@@ -137,6 +157,8 @@ func New(cfg Config) (*Service, error) {
 		refreshLead:  orDefault(cfg.RefreshLead, DefaultRefreshLead),
 		backoffBase:  orDefault(cfg.BackoffBase, DefaultBackoffBase),
 		backoffLimit: orDefault(cfg.BackoffLimit, DefaultBackoffLimit),
+		renewEvery:   orDefault(cfg.RenewEvery, DefaultRenewEvery),
+		idleAfter:    orDefault(cfg.IdleAfter, DefaultIdleAfter),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -250,6 +272,7 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 			return store.Account{}, false, fmt.Errorf("reconnect account %s: %w", existing.ID, err)
 		}
 		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		s.noteHandout(acct.ID, now)
 		s.emit(ctx, EventReconnected, acct)
 		return acct, true, nil
 
@@ -277,6 +300,7 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 			return store.Account{}, false, fmt.Errorf("create account: %w", err)
 		}
 		s.cache.Store(acct.ID, cachedRecord{version: acct.TokenVersion, record: rec})
+		s.noteHandout(acct.ID, now)
 		s.emit(ctx, EventConnected, acct)
 		return acct, false, nil
 

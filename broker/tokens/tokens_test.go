@@ -35,6 +35,7 @@ func (f *failingStore) UpdateAccount(ctx context.Context, id string, update func
 }
 
 type fixture struct {
+	clock   func() time.Time
 	svc     *tokens.Service
 	sandbox *zoomsandbox.Sandbox
 	store   *failingStore
@@ -44,7 +45,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	sb := zoomsandbox.New(zoomsandbox.Options{Apps: []zoomsandbox.App{{Name: "Zoom", ClientID: "cid", ClientSecret: "csecret", Scopes: []string{"user:read"}}}})
+	f := &fixture{}
+	sb := zoomsandbox.New(zoomsandbox.Options{
+		Apps: []zoomsandbox.App{{Name: "Zoom", ClientID: "cid", ClientSecret: "csecret", Scopes: []string{"user:read"}}},
+		Now:  func() time.Time { return f.clock() },
+	})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
 
@@ -62,14 +67,19 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 
-	f := &fixture{sandbox: sb, store: &failingStore{Store: db}, cred: zoom.Credentials{ClientID: "cid", ClientSecret: secret.Secret("csecret")}}
-	f.zoom = &zoom.Client{OAuthURL: srv.URL, APIURL: srv.URL, HTTP: &http.Client{Timeout: 5 * time.Second}}
-	f.svc, err = tokens.New(tokens.Config{Store: f.store, Sealer: sealer, Zoom: f.zoom, Apps: map[store.App]zoom.Credentials{store.AppZoom: f.cred}})
+	f.sandbox, f.store, f.cred = sb, &failingStore{Store: db}, zoom.Credentials{ClientID: "cid", ClientSecret: secret.Secret("csecret")}
+	f.clock = time.Now
+	now := func() time.Time { return f.clock() }
+	f.zoom = &zoom.Client{OAuthURL: srv.URL, APIURL: srv.URL, HTTP: &http.Client{Timeout: 5 * time.Second}, Now: now}
+	f.svc, err = tokens.New(tokens.Config{Store: f.store, Sealer: sealer, Zoom: f.zoom, Apps: map[store.App]zoom.Credentials{store.AppZoom: f.cred}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
+
+// setClock replaces the clock of the service and the sandbox.
+func (f *fixture) setClock(now func() time.Time) { f.clock = now }
 
 // connect runs the code flow against the sandbox without a browser.
 func (f *fixture) connect(t *testing.T) store.Account {
@@ -174,6 +184,11 @@ func TestRefresherRenewsDueAccounts(t *testing.T) {
 		t.Fatalf("NextRefreshAt = %v; want a time before expiry %v", acct.NextRefreshAt, acct.TokenExpiresAt)
 	}
 
+	// The account is in use, so it is refreshed ahead of expiry.
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Nothing is due yet.
 	if n := f.svc.RefreshDue(context.Background(), 2, 10); n != 0 {
 		t.Errorf("RefreshDue before the schedule tried %d accounts; want 0", n)
@@ -202,5 +217,38 @@ func TestRefresherRenewsDueAccounts(t *testing.T) {
 	}
 	if !after.NextRefreshAt.After(time.Now()) {
 		t.Errorf("NextRefreshAt = %v; want a later schedule", after.NextRefreshAt)
+	}
+}
+
+func TestIdleAccountPostponedToRenewal(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	f.setClock(func() time.Time { return now })
+	acct := f.connect(t)
+
+	// Three hours later nobody has asked for the token: the account is
+	// idle, so the due refresh is moved to the renewal date.
+	now = now.Add(3 * time.Hour)
+	if n := f.svc.RefreshDue(context.Background(), 2, 10); n != 1 {
+		t.Fatalf("RefreshDue tried %d accounts; want 1", n)
+	}
+	if n := f.sandbox.RefreshCount(); n != 0 {
+		t.Errorf("refreshes of an idle account = %d; want 0", n)
+	}
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renew := a.RefreshTokenIssuedAt.Add(tokens.DefaultRenewEvery)
+	if a.NextRefreshAt.After(renew) || a.NextRefreshAt.Before(renew.Add(-tokens.DefaultRenewEvery/10)) {
+		t.Errorf("NextRefreshAt = %v; want within the last tenth before %v", a.NextRefreshAt, renew)
+	}
+
+	// At the renewal date the refresh token is renewed although the
+	// account is still idle.
+	now = renew.Add(time.Minute)
+	f.svc.RefreshDue(context.Background(), 2, 10)
+	if n := f.sandbox.RefreshCount(); n != 1 {
+		t.Errorf("refreshes at the renewal date = %d; want 1", n)
 	}
 }
