@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/zoombroker/zoombroker/broker/secret"
 	"github.com/zoombroker/zoombroker/broker/tokens"
 	"github.com/zoombroker/zoombroker/store"
 )
@@ -33,6 +34,10 @@ type Config struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// WebhookSecrets are the secret tokens of the Zoom apps' webhooks. An
+	// app without one has no webhook endpoint.
+	WebhookSecrets map[store.App]secret.Secret
 
 	// Sandbox labels the console as running against the built-in Zoom
 	// sandbox.

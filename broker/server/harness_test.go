@@ -68,6 +68,7 @@ const (
 	adminClientID = "test-zoom-admin"
 	operatorName  = "alice"
 	operatorPass  = "correct horse battery staple"
+	webhookSecret = "zoom-webhook-secret-token"
 )
 
 // syncBuffer collects log output from many goroutines.
@@ -148,7 +149,8 @@ func newEnv(t *testing.T) *env {
 	rand.Read(cookieKey)
 	srv, err := server.New(server.Config{
 		Tokens: e.tokens, Store: db, BaseURL: baseURL, CookieKeys: [][]byte{cookieKey},
-		Logger: logger, Now: e.clock.Now, Sandbox: true, Version: "test",
+		WebhookSecrets: map[store.App]secret.Secret{store.AppZoom: webhookSecret, store.AppZoomAdmin: webhookSecret + "-admin"},
+		Logger:         logger, Now: e.clock.Now, Sandbox: true, Version: "test",
 	})
 	if err != nil {
 		t.Fatal(err)

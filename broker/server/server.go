@@ -36,6 +36,9 @@ type Server struct {
 	secure bool // the base URL is https, so cookies get the Secure flag
 	echo   *echo.Echo
 
+	// replays remembers accepted Zoom webhook signatures.
+	replays replayGuard
+
 	// keyUse remembers when each API key's use was last written.
 	keyUse sync.Map // key id -> time.Time
 }
@@ -107,6 +110,7 @@ func (s *Server) routes() *echo.Echo {
 	}
 
 	s.registerAPI(e.Group("/v1"))
+	e.POST("/webhooks/zoom/:app", s.zoomWebhook)
 	s.registerConsole(e)
 	return e
 }
@@ -179,7 +183,7 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 // isAPI reports whether the request is for the JSON API.
 func isAPI(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/v1" || strings.HasPrefix(p, "/v1/")
+	return p == "/v1" || strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/webhooks/")
 }
 
 func errorsAs[T error](err error) (T, bool) {

@@ -15,6 +15,9 @@ const (
 	DefaultRefreshInterval    = 15 * time.Second
 	DefaultRefreshConcurrency = 4
 	DefaultRefreshBatch       = 256
+
+	// pruneInterval is how often the refresher deletes expired tombstones.
+	pruneInterval = time.Hour
 )
 
 // RefresherConfig tunes [Service.RunRefresher].
@@ -49,6 +52,7 @@ func (s *Service) RunRefresher(ctx context.Context, cfg RefresherConfig) {
 	}
 
 	s.log.Info("refresher started", "interval", interval, "concurrency", concurrency)
+	var lastPrune time.Time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -57,6 +61,13 @@ func (s *Service) RunRefresher(ctx context.Context, cfg RefresherConfig) {
 			s.log.Info("refresher stopped")
 			return
 		case <-timer.C:
+		}
+
+		if now := s.now(); now.Sub(lastPrune) >= pruneInterval {
+			lastPrune = now
+			if _, err := s.PruneTombstones(ctx, now.Add(-s.tombstoneRetention)); err != nil {
+				s.log.Error("prune tombstones failed", "err", err)
+			}
 		}
 
 		n := s.RefreshDue(ctx, concurrency, batch)

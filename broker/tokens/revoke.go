@@ -113,3 +113,62 @@ func IsUnavailable(err error) (*UnavailableError, bool) {
 	ok := errors.As(err, &u)
 	return u, ok
 }
+
+// Deauthorize handles Zoom's notice that a user removed the app: the
+// matching account loses its tokens and personal fields at once and
+// becomes a tombstone. The account matches by Zoom user id for zoom and by
+// Zoom account id for zoom_admin, as a grant of each app is bound. It
+// returns false when no live account matches, which is not an error: the
+// notice may repeat, or the account was revoked here first.
+func (s *Service) Deauthorize(ctx context.Context, app store.App, zoomUserID, zoomAccountID string) (store.Account, bool, error) {
+	acct, err := s.store.FindAccount(ctx, app, store.ZoomIdentity{UserID: zoomUserID, AccountID: zoomAccountID})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, false, nil
+	}
+	if err != nil {
+		return store.Account{}, false, fmt.Errorf("find account of deauthorized grant: %w", err)
+	}
+
+	acct, err = s.Tombstone(ctx, acct.ID, "deauthorized at Zoom: the user removed the app")
+	if err != nil {
+		return store.Account{}, false, err
+	}
+	s.emit(ctx, EventDeauthorized, acct)
+	s.log.Info("account deauthorized at zoom", "account_id", acct.ID, "app", string(app))
+	return acct, true, nil
+}
+
+// PruneTombstones deletes tombstones revoked before cutoff and returns how
+// many it deleted.
+func (s *Service) PruneTombstones(ctx context.Context, cutoff time.Time) (int, error) {
+	var old []string
+	after := ""
+	for {
+		page, next, err := s.store.ListAccounts(ctx, store.ListOptions{Filter: store.AccountFilter{Status: store.StatusRevoked}, After: after, Limit: 500})
+		if err != nil {
+			return 0, fmt.Errorf("list tombstones: %w", err)
+		}
+		for _, a := range page {
+			if a.RevokedAt.Before(cutoff) {
+				old = append(old, a.ID)
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+
+	deleted := 0
+	for _, id := range old {
+		err := s.store.DeleteAccount(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return deleted, fmt.Errorf("delete tombstone %s: %w", id, err)
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		s.log.Info("tombstones pruned", "count", deleted, "revoked_before", cutoff)
+	}
+	return deleted, nil
+}

@@ -29,6 +29,8 @@ const (
 	DefaultBackoffLimit = 30 * time.Minute
 	DefaultRenewEvery   = 30 * 24 * time.Hour
 	DefaultIdleAfter    = 2 * time.Hour
+
+	DefaultTombstoneRetention = 30 * 24 * time.Hour
 )
 
 // Config holds the service's dependencies.
@@ -69,6 +71,11 @@ type Config struct {
 	// ahead of each expiry. Zero means DefaultIdleAfter.
 	IdleAfter time.Duration
 
+	// TombstoneRetention is how long a revoked or deauthorized account's
+	// tombstone (id, app, when and why) is kept. Zero means
+	// DefaultTombstoneRetention.
+	TombstoneRetention time.Duration
+
 	// Observer receives refresh outcomes for metrics; nil means none.
 	Observer Observer
 
@@ -102,6 +109,8 @@ type Service struct {
 	backoffLimit time.Duration
 	renewEvery   time.Duration
 	idleAfter    time.Duration
+
+	tombstoneRetention time.Duration
 
 	// lastHandout is when each account's token was last handed out by
 	// this process.
@@ -159,6 +168,8 @@ func New(cfg Config) (*Service, error) {
 		backoffLimit: orDefault(cfg.BackoffLimit, DefaultBackoffLimit),
 		renewEvery:   orDefault(cfg.RenewEvery, DefaultRenewEvery),
 		idleAfter:    orDefault(cfg.IdleAfter, DefaultIdleAfter),
+
+		tombstoneRetention: orDefault(cfg.TombstoneRetention, DefaultTombstoneRetention),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -43,12 +43,17 @@ type fixture struct {
 	cred    zoom.Credentials
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, 0) }
+
+// newFixtureWith sets the sandbox's refresh token lifetime; zero means the
+// sandbox's default.
+func newFixtureWith(t *testing.T, refreshTTL time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{}
 	sb := zoomsandbox.New(zoomsandbox.Options{
-		Apps: []zoomsandbox.App{{Name: "Zoom", ClientID: "cid", ClientSecret: "csecret", Scopes: []string{"user:read"}}},
-		Now:  func() time.Time { return f.clock() },
+		Apps:            []zoomsandbox.App{{Name: "Zoom", ClientID: "cid", ClientSecret: "csecret", Scopes: []string{"user:read"}}},
+		Now:             func() time.Time { return f.clock() },
+		RefreshTokenTTL: refreshTTL,
 	})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
@@ -250,5 +255,138 @@ func TestIdleAccountPostponedToRenewal(t *testing.T) {
 	f.svc.RefreshDue(context.Background(), 2, 10)
 	if n := f.sandbox.RefreshCount(); n != 1 {
 		t.Errorf("refreshes at the renewal date = %d; want 1", n)
+	}
+}
+
+func TestRetryAfterDelaysNextAttempt(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	f.setClock(func() time.Time { return now })
+	acct := f.connect(t)
+	f.svc.Token(context.Background(), acct.ID, tokens.Request{})
+
+	// Zoom answers the background refresh with 429 and asks for 5 minutes.
+	f.sandbox.FailRefreshes(http.StatusTooManyRequests, 1, 5*time.Minute)
+	now = acct.NextRefreshAt.Add(time.Second)
+	f.svc.RefreshDue(context.Background(), 2, 10)
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != store.StatusActive {
+		t.Errorf("status after 429 = %s; want active", a.Status)
+	}
+	if wait := a.NextRefreshAt.Sub(now); wait < 5*time.Minute {
+		t.Errorf("next attempt in %v after Retry-After: 300; want at least 5m", wait)
+	}
+
+	// Just before the wait ends nothing is sent; right after, the refresh
+	// goes through.
+	now = now.Add(5*time.Minute - time.Second)
+	f.svc.RefreshDue(context.Background(), 2, 10)
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{MinTTL: time.Hour}); err == nil {
+		t.Errorf("Token during Retry-After = nil error; want unavailable")
+	}
+	if n := f.sandbox.RefreshCount(); n != 1 {
+		t.Errorf("refresh attempts before Retry-After passed = %d; want 1", n)
+	}
+	now = a.NextRefreshAt.Add(time.Second)
+	f.svc.RefreshDue(context.Background(), 2, 10)
+	if n := f.sandbox.RefreshCount(); n != 2 {
+		t.Errorf("refresh attempts after Retry-After = %d; want 2", n)
+	}
+}
+
+func TestOutageKeepsAccountsActive(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	f.setClock(func() time.Time { return now })
+	acct := f.connect(t)
+	first, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Zoom fails every refresh with 500 for two hours of clock time, with
+	// the refresher running every five minutes.
+	f.sandbox.FailRefreshes(http.StatusInternalServerError, -1, 0)
+	start := now
+	for now.Sub(start) < 2*time.Hour {
+		now = now.Add(5 * time.Minute)
+		f.svc.RefreshDue(context.Background(), 2, 10)
+		a, err := f.store.GetAccount(context.Background(), acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != store.StatusActive {
+			t.Fatalf("status %v into the outage = %s; want active", now.Sub(start), a.Status)
+		}
+
+		// A caller asking for little life is served while the stored
+		// token has it.
+		got, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{MinTTL: time.Minute})
+		if first.Expiry.Sub(now) >= time.Minute {
+			if err != nil || got.AccessToken != first.AccessToken {
+				t.Errorf("Token %v into the outage = %v; want the stored token", now.Sub(start), err)
+			}
+		} else if err == nil {
+			t.Errorf("Token with an expired token during the outage = nil error; want unavailable")
+		}
+	}
+	if n := f.sandbox.RefreshCount(); n > 10 {
+		t.Errorf("refresh attempts during a 2h outage = %d; want back-off to keep it at most 10", n)
+	}
+
+	// After recovery the refresher renews the token with no caller asking.
+	f.sandbox.ClearFailures()
+	before := f.sandbox.RefreshCount()
+	now = now.Add(31 * time.Minute)
+	f.svc.RefreshDue(context.Background(), 2, 10)
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.sandbox.RefreshCount() != before+1 || a.TransientFailures != 0 || !a.TokenExpiresAt.After(now) {
+		t.Errorf("after recovery: %d refreshes, %d failures, expiry %v; want one refresh and a fresh token", f.sandbox.RefreshCount()-before, a.TransientFailures, a.TokenExpiresAt)
+	}
+}
+
+func TestTombstonesPrunedAfterRetention(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	f.setClock(func() time.Time { return now })
+	acct := f.connect(t)
+	if _, err := f.svc.Revoke(context.Background(), acct.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err := f.svc.PruneTombstones(context.Background(), now.Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneTombstones(before revoke) = %d, %v; want 0", n, err)
+	}
+	if n, err := f.svc.PruneTombstones(context.Background(), now.Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("PruneTombstones(after revoke) = %d, %v; want 1", n, err)
+	}
+	if _, err := f.store.GetAccount(context.Background(), acct.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetAccount(pruned) = %v; want ErrNotFound", err)
+	}
+}
+
+func TestIdleAccountOutlivesRefreshTokenLifetime(t *testing.T) {
+	// The sandbox lets a refresh token die after 31 days unused; an idle
+	// account must be renewed before that, for a year.
+	f := newFixtureWith(t, 31*24*time.Hour)
+	now := time.Now()
+	f.setClock(func() time.Time { return now })
+	acct := f.connect(t)
+
+	for day := 0; day < 365; day++ {
+		now = now.Add(24 * time.Hour)
+		f.svc.RefreshDue(context.Background(), 2, 10)
+	}
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{MinTTL: time.Hour}); err != nil {
+		t.Fatalf("Token after a year idle = %v; want a token", err)
+	}
+	if n := f.sandbox.RefreshCount(); n < 12 || n > 15 {
+		t.Errorf("refreshes in a year idle = %d; want about 13 (one per 30 days, plus the caller's)", n)
 	}
 }
