@@ -51,6 +51,9 @@ type Config struct {
 	ZoomTimeout  time.Duration
 	LogFormat    string
 
+	// Lifecycle holds the webhook secrets and the refresh schedule.
+	Lifecycle Lifecycle
+
 	// Dev runs the built-in sandbox in place of Zoom.
 	Dev bool
 
@@ -116,6 +119,8 @@ func parseConfig(vs values, dev bool) (Config, error) {
 	cfg.LogFormat, err = parseLogFormat(vs, dev)
 	add(err)
 	cfg.ZoomTimeout, err = parseTimeout(vs)
+	add(err)
+	cfg.Lifecycle, err = parseLifecycle(vs)
 	add(err)
 
 	if dev {

@@ -173,7 +173,10 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 		Now:    c.now,
 		Logger: log,
 		// One refresh may be retried once when its outcome is unknown.
-		ZoomTimeout: 2 * cfg.ZoomTimeout,
+		ZoomTimeout:        2 * cfg.ZoomTimeout,
+		RefreshLead:        cfg.Lifecycle.RefreshLead,
+		RenewEvery:         cfg.Lifecycle.RenewEvery,
+		TombstoneRetention: cfg.Lifecycle.TombstoneRetention,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start token service: %w", err)
@@ -187,8 +190,10 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 		Logger:     log,
 		Now:        c.now,
 		Sandbox:    cfg.Dev,
-		Mounts:     mounts,
-		Version:    versionString(),
+
+		WebhookSecrets: cfg.Lifecycle.WebhookSecrets,
+		Mounts:         mounts,
+		Version:        versionString(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start HTTP server: %w", err)

@@ -26,6 +26,12 @@ const (
 	envLogFormat         = "ZOOMBROKER_LOG_FORMAT"
 	envZoomTimeout       = "ZOOMBROKER_ZOOM_TIMEOUT"
 
+	envZoomWebhookSecret      = "ZOOMBROKER_ZOOM_WEBHOOK_SECRET"
+	envZoomAdminWebhookSecret = "ZOOMBROKER_ZOOM_ADMIN_WEBHOOK_SECRET"
+	envRefreshLead            = "ZOOMBROKER_REFRESH_LEAD"
+	envRenewEvery             = "ZOOMBROKER_RENEW_EVERY"
+	envTombstoneRetention     = "ZOOMBROKER_TOMBSTONE_RETENTION"
+
 	// fileSuffix turns a secret's variable into the one that names a file.
 	fileSuffix = "_FILE"
 )
@@ -85,6 +91,16 @@ var settings = []setting{
 		help: "log format on stderr: json or text (text with --dev)"},
 	{env: envZoomTimeout, flag: "zoom-timeout", def: defaultZoomTimeout, arg: "DURATION",
 		help: "timeout of one HTTP request to Zoom, for example 15s"},
+	{env: envZoomWebhookSecret, flag: "zoom-webhook-secret", secret: true, arg: "TOKEN",
+		help: "secret token of the Zoom app's webhooks; enables POST /webhooks/zoom/zoom"},
+	{env: envZoomAdminWebhookSecret, flag: "zoom-admin-webhook-secret", secret: true, arg: "TOKEN",
+		help: "secret token of the Zoom Admin app's webhooks; enables POST /webhooks/zoom/zoom_admin"},
+	{env: envRefreshLead, flag: "refresh-lead", def: "10m", arg: "DURATION",
+		help: "how long before expiry the background refresher renews an access token in use"},
+	{env: envRenewEvery, flag: "renew-every", def: "720h", arg: "DURATION",
+		help: "longest time an account's refresh token goes without renewal, even when idle"},
+	{env: envTombstoneRetention, flag: "tombstone-retention", def: "720h", arg: "DURATION",
+		help: "how long a revoked or deauthorized account's tombstone is kept"},
 }
 
 // settingFor returns the table entry of an environment variable. It panics
