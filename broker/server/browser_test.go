@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/zoombroker/zoombroker/broker/zoomsandbox"
 	"github.com/zoombroker/zoombroker/store"
 )
 
@@ -156,4 +157,49 @@ func checkSecurityHeaders(t *testing.T, h network.Headers) {
 		t.Errorf("Referrer-Policy = %q; want no-referrer", got)
 	}
 	_ = http.StatusOK
+}
+
+func TestBrowserReconnectKeepsID(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(store.AppZoom, zoomsandbox.DefaultAdminUserID)
+	if _, ok := e.sandbox.Deauthorize(zoomsandbox.DefaultAdminUserID, zoomClientID); !ok {
+		t.Fatal("sandbox found no grant to remove")
+	}
+	if resp, body := e.api(http.MethodPost, "/v1/accounts/"+id+"/token", `{"force_refresh": true}`); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("token of a dead grant: %d %s; want 409", resp.StatusCode, body)
+	}
+
+	ctx := newBrowser(t)
+	ID := func(id string) chromedp.ID { return chromedp.ID(id) }
+	must(t, chromedp.Do(ctx,
+		chromedp.Navigate(e.broker.URL+"/accounts/"+id),
+		chromedp.WaitVisible(ID("name")),
+		chromedp.SendKeys(ID("name"), operatorName),
+		chromedp.SendKeys(ID("password"), operatorPass),
+		chromedp.Click(ID("signin")),
+		chromedp.WaitVisible(ID("reconnect")),
+	))
+	before, err := chromedp.Run(ctx, chromedp.Text(ID("status")))
+	must(t, err)
+	if before != "needs_reconnect" {
+		t.Errorf("status before reconnect = %q; want needs_reconnect", before)
+	}
+
+	must(t, chromedp.Do(ctx,
+		chromedp.Click(ID("reconnect")),
+		chromedp.WaitVisible(ID("allow")),
+		chromedp.Click(ID("allow")),
+		chromedp.WaitVisible(ID("status")),
+	))
+	after, err := chromedp.Run(ctx, chromedp.Text(ID("status")))
+	must(t, err)
+	if after != "active" {
+		t.Errorf("status after reconnect = %q; want active", after)
+	}
+	if n := e.accountCount(); n != 1 {
+		t.Errorf("accounts after reconnect = %d; want 1 (the same id)", n)
+	}
+	if status, _ := e.token(id, ""); status != http.StatusOK {
+		t.Errorf("token after reconnect: status %d; want 200", status)
+	}
 }
