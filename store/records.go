@@ -97,6 +97,12 @@ type Account struct {
 	// tokens; zero means "not scheduled".
 	NextRefreshAt time.Time
 
+	// RefreshStartedAt is set, durably, just before a refresh is sent to
+	// Zoom and cleared when its outcome is stored. A value left behind
+	// means the process stopped in the middle of a refresh, and Zoom may
+	// have rotated the refresh token already.
+	RefreshStartedAt time.Time
+
 	// LastErrorCode is a short machine-readable code of the last failure
 	// (for example "invalid_grant", "zoom_unavailable"); empty after a
 	// success.

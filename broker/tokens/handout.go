@@ -43,10 +43,25 @@ type Issued struct {
 // ErrNeedsReconnect, ErrRevoked, ErrAppNotConfigured and
 // *UnavailableError.
 func (s *Service) Token(ctx context.Context, id string, req Request) (Issued, error) {
+	// Durations for metrics use the monotonic clock, not s.now, which
+	// tests may stop.
+	started := time.Now()
+	var app store.App
+	got, err := s.token(ctx, id, req, &app)
+	if h, ok := s.observer.(HandoutObserver); ok {
+		h.Handout(app, handoutOutcome(got, err), time.Since(started))
+	}
+	return got, err
+}
+
+// token is Token without the measurement. It sets *app once the account
+// is read.
+func (s *Service) token(ctx context.Context, id string, req Request, app *store.App) (Issued, error) {
 	acct, err := s.store.GetAccount(ctx, id)
 	if err != nil {
 		return Issued{}, fmt.Errorf("get account %s: %w", id, err)
 	}
+	*app = acct.App
 	if err := usable(acct); err != nil {
 		return Issued{}, err
 	}

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/zoombroker/zoombroker/store"
@@ -26,6 +27,64 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) Refresh(store.App, string, time.Duration) {}
+
+// Hand-out outcomes reported to a HandoutObserver.
+const (
+	HandoutStored           = "stored"    // the stored token had the life asked for
+	HandoutRefreshed        = "refreshed" // the request waited for a refresh at Zoom
+	HandoutNotFound         = "not_found"
+	HandoutNeedsReconnect   = "needs_reconnect"
+	HandoutRevoked          = "revoked"
+	HandoutUnavailable      = "unavailable"
+	HandoutAppNotConfigured = "app_not_configured"
+	HandoutError            = "error"
+)
+
+// HandoutOutcomes lists every hand-out outcome.
+var HandoutOutcomes = []string{HandoutStored, HandoutRefreshed, HandoutNotFound, HandoutNeedsReconnect,
+	HandoutRevoked, HandoutUnavailable, HandoutAppNotConfigured, HandoutError}
+
+// HandoutObserver is an optional extension of Observer: when the Observer
+// in Config also implements it, the service reports every call of
+// [Service.Token].
+type HandoutObserver interface {
+	// Handout reports one hand-out: the account's app (empty when the
+	// account was not found), one of the Handout* outcomes and how long
+	// the call took.
+	Handout(app store.App, outcome string, d time.Duration)
+}
+
+// RefresherObserver is an optional extension of Observer: when the
+// Observer in Config also implements it, the background refresher reports
+// every scan for due accounts.
+type RefresherObserver interface {
+	// RefresherScan reports a scan at the service's time at: how many
+	// accounts were due (at most the batch size) and how far past its
+	// NextRefreshAt the most overdue of them was.
+	RefresherScan(at time.Time, due int, lag time.Duration)
+}
+
+// handoutOutcome classifies the result of one Token call.
+func handoutOutcome(got Issued, err error) string {
+	var unavailable *UnavailableError
+	switch {
+	case err == nil && got.Refreshed:
+		return HandoutRefreshed
+	case err == nil:
+		return HandoutStored
+	case errors.Is(err, store.ErrNotFound):
+		return HandoutNotFound
+	case errors.Is(err, ErrNeedsReconnect):
+		return HandoutNeedsReconnect
+	case errors.Is(err, ErrRevoked):
+		return HandoutRevoked
+	case errors.Is(err, ErrAppNotConfigured):
+		return HandoutAppNotConfigured
+	case errors.As(err, &unavailable):
+		return HandoutUnavailable
+	}
+	return HandoutError
+}
 
 // Kinds of account events passed to an EventSink.
 const (

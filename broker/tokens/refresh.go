@@ -67,9 +67,20 @@ func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (re
 		return refreshResult{}, fmt.Errorf("refresh account %s: %w: %s", id, ErrAppNotConfigured, acct.App)
 	}
 
+	// An earlier refresh of this token that never stored its outcome may
+	// already have rotated it at Zoom; an invalid_grant then means the
+	// refresh was lost, not that the user revoked the grant.
+	interrupted := !acct.RefreshStartedAt.IsZero()
+	if interrupted {
+		s.log.Warn("resuming a refresh interrupted by a stop", "account_id", id, "started_at", acct.RefreshStartedAt)
+	}
+	if acct, err = s.markRefreshStarted(ctx, acct); err != nil {
+		return refreshResult{}, err
+	}
+
 	started := time.Now()
 	tok, err := s.zoom.Refresh(ctx, cred, rec.RefreshToken)
-	lost := false
+	lost := interrupted
 	var zerr *zoom.Error
 	if errors.As(err, &zerr) && zerr.OutcomeUnknown {
 		// The request may have rotated the token at Zoom although no
@@ -91,6 +102,27 @@ func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (re
 	s.observer.Refresh(acct.App, OutcomeSuccess, latency)
 
 	return s.storeRefreshed(ctx, acct, tok)
+}
+
+// markRefreshStarted records, durably, that a refresh is about to be sent,
+// and schedules the account for after the lease would expire, so that if
+// this process dies the refresher of any process resumes it.
+func (s *Service) markRefreshStarted(ctx context.Context, acct store.Account) (store.Account, error) {
+	now := s.now().UTC()
+	updated, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
+		if a.TokenVersion != acct.TokenVersion {
+			return a, store.ErrConflict
+		}
+		if a.RefreshStartedAt.IsZero() {
+			a.RefreshStartedAt = now
+		}
+		a.NextRefreshAt = now.Add(s.zoomTimeout + leaseMargin)
+		return a, nil
+	})
+	if err != nil {
+		return store.Account{}, fmt.Errorf("record refresh start of account %s: %w", acct.ID, err)
+	}
+	return updated, nil
 }
 
 // acquireLease takes the account's refresh lease. While another holder has
@@ -149,6 +181,7 @@ func (s *Service) storeRefreshed(ctx context.Context, acct store.Account, tok zo
 			a.LastRefreshedAt = now
 			a.UpdatedAt = now
 			a.NextRefreshAt = s.schedule(tok.Expiry)
+			a.RefreshStartedAt = time.Time{}
 			if len(tok.Scopes) > 0 {
 				a.Scopes = tok.Scopes
 			}
@@ -184,13 +217,14 @@ func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause e
 	if errors.Is(cause, zoom.ErrInvalidGrant) {
 		code, message := "invalid_grant", "Zoom rejected the refresh token: connect the account again."
 		if lost {
-			code, message = "refresh_lost", "A refresh was sent to Zoom but its answer was lost, and Zoom rejected the retry: connect the account again."
+			code, message = "refresh_lost", "A refresh was sent to Zoom but its outcome was lost (no response, or the broker stopped before storing it), and Zoom rejected the old token: connect the account again."
 		}
 		updated, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
 			if a.TokenVersion != acct.TokenVersion {
 				return a, store.ErrConflict
 			}
 			a.Status = store.StatusNeedsReconnect
+			a.RefreshStartedAt = time.Time{}
 			a.LastErrorCode = code
 			a.LastError = message
 			a.LastErrorAt = now
@@ -218,6 +252,7 @@ func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause e
 
 	updated, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
 		a.TransientFailures++
+		a.RefreshStartedAt = time.Time{}
 		backoff := s.backoff(a.TransientFailures)
 		if wait > backoff {
 			backoff = wait

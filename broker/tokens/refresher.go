@@ -83,12 +83,21 @@ func (s *Service) RunRefresher(ctx context.Context, cfg RefresherConfig) {
 // RefreshDue refreshes up to batch accounts whose NextRefreshAt has passed,
 // at most concurrency at a time, and returns how many it tried.
 func (s *Service) RefreshDue(ctx context.Context, concurrency, batch int) int {
-	due, err := s.store.DueAccounts(ctx, s.now(), batch)
+	now := s.now()
+	due, err := s.store.DueAccounts(ctx, now, batch)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			s.log.Error("list due accounts failed", "err", err)
 		}
 		return 0
+	}
+	if o, ok := s.observer.(RefresherObserver); ok {
+		var lag time.Duration
+		if len(due) > 0 {
+			// DueAccounts returns the earliest first.
+			lag = now.Sub(due[0].NextRefreshAt)
+		}
+		o.RefresherScan(now, len(due), lag)
 	}
 
 	sem := make(chan struct{}, concurrency)
@@ -127,7 +136,7 @@ func (s *Service) RefreshDue(ctx context.Context, concurrency, batch int) int {
 // last attempt failed, are refreshed as scheduled.
 func (s *Service) postpone(ctx context.Context, acct store.Account) bool {
 	now := s.now()
-	if acct.TransientFailures > 0 || s.inUse(acct.ID, now) {
+	if acct.TransientFailures > 0 || !acct.RefreshStartedAt.IsZero() || s.inUse(acct.ID, now) {
 		return false
 	}
 	renew := acct.RefreshTokenIssuedAt.Add(s.renewEvery)
@@ -142,7 +151,7 @@ func (s *Service) postpone(ctx context.Context, acct store.Account) bool {
 		next = renew
 	}
 	_, err := s.store.UpdateAccount(ctx, acct.ID, func(a store.Account) (store.Account, error) {
-		if a.TokenVersion != acct.TokenVersion || a.TransientFailures > 0 {
+		if a.TokenVersion != acct.TokenVersion || a.TransientFailures > 0 || !a.RefreshStartedAt.IsZero() {
 			return a, store.ErrConflict
 		}
 		a.NextRefreshAt = next

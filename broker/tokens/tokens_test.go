@@ -19,15 +19,20 @@ import (
 	"github.com/zoombroker/zoombroker/store/bolt"
 )
 
-// failingStore fails the next n UpdateAccount calls, as a full disk would.
+// failingStore fails UpdateAccount calls as a full disk would: after
+// passing the next skip calls, it fails the next failures calls.
 type failingStore struct {
 	store.Store
+	skip     atomic.Int32
 	failures atomic.Int32
 }
 
 var errDiskFull = errors.New("disk full")
 
 func (f *failingStore) UpdateAccount(ctx context.Context, id string, update func(store.Account) (store.Account, error)) (store.Account, error) {
+	if f.skip.Add(-1) >= 0 {
+		return f.Store.UpdateAccount(ctx, id, update)
+	}
 	if f.failures.Add(-1) >= 0 {
 		return store.Account{}, errDiskFull
 	}
@@ -116,7 +121,9 @@ func TestRotatedTokenStoreRetried(t *testing.T) {
 	acct := f.connect(t)
 
 	// Two failed writes after Zoom rotated: the service must retry the
-	// write rather than drop the only valid refresh token.
+	// write rather than drop the only valid refresh token. The first
+	// write, the refresh's start mark, passes.
+	f.store.skip.Store(1)
 	f.store.failures.Store(2)
 	got, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true})
 	if err != nil {
@@ -388,5 +395,55 @@ func TestIdleAccountOutlivesRefreshTokenLifetime(t *testing.T) {
 	}
 	if n := f.sandbox.RefreshCount(); n < 12 || n > 15 {
 		t.Errorf("refreshes in a year idle = %d; want about 13 (one per 30 days, plus the caller's)", n)
+	}
+}
+
+func TestInterruptedRefreshDetected(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+
+	// Zoom rotates, then every write of the result fails, as if the
+	// process died before committing: the start mark stays behind.
+	f.store.skip.Store(1)
+	f.store.failures.Store(100)
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true}); err == nil {
+		t.Fatal("Token with every write failing = nil error; want an error")
+	}
+	f.store.failures.Store(0)
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.RefreshStartedAt.IsZero() {
+		t.Fatalf("RefreshStartedAt is zero after an unfinished refresh; want the start mark")
+	}
+
+	// The next refresh finds the mark, and Zoom's invalid_grant is
+	// reported as a lost refresh, not as a revoked grant.
+	_, err = f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true})
+	if !errors.Is(err, tokens.ErrNeedsReconnect) {
+		t.Fatalf("Token after the interrupted refresh = %v; want ErrNeedsReconnect", err)
+	}
+	a, err = f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.LastErrorCode != "refresh_lost" || !a.RefreshStartedAt.IsZero() {
+		t.Errorf("after detection: code %q, start mark %v; want refresh_lost and no mark", a.LastErrorCode, a.RefreshStartedAt)
+	}
+}
+
+func TestStartMarkClearedAfterRefresh(t *testing.T) {
+	f := newFixture(t)
+	acct := f.connect(t)
+	if _, err := f.svc.Token(context.Background(), acct.ID, tokens.Request{ForceRefresh: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.store.GetAccount(context.Background(), acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.RefreshStartedAt.IsZero() {
+		t.Errorf("RefreshStartedAt = %v after a stored refresh; want zero", a.RefreshStartedAt)
 	}
 }

@@ -27,6 +27,7 @@ type accountRecord struct {
 	RefreshTokenIssuedAt time.Time `json:"refresh_token_issued_at,omitzero"`
 	LastRefreshedAt      time.Time `json:"last_refreshed_at,omitzero"`
 	NextRefreshAt        time.Time `json:"next_refresh_at,omitzero"`
+	RefreshStartedAt     time.Time `json:"refresh_started_at,omitzero"`
 
 	LastErrorCode     string    `json:"last_error_code,omitempty"`
 	LastError         string    `json:"last_error,omitempty"`
@@ -65,6 +66,7 @@ func toRecord(a store.Account) accountRecord {
 		RefreshTokenIssuedAt: utc(a.RefreshTokenIssuedAt),
 		LastRefreshedAt:      utc(a.LastRefreshedAt),
 		NextRefreshAt:        utc(a.NextRefreshAt),
+		RefreshStartedAt:     utc(a.RefreshStartedAt),
 		LastErrorCode:        a.LastErrorCode,
 		LastError:            a.LastError,
 		LastErrorAt:          utc(a.LastErrorAt),
@@ -96,6 +98,7 @@ func fromRecord(r accountRecord) store.Account {
 		RefreshTokenIssuedAt: utc(r.RefreshTokenIssuedAt),
 		LastRefreshedAt:      utc(r.LastRefreshedAt),
 		NextRefreshAt:        utc(r.NextRefreshAt),
+		RefreshStartedAt:     utc(r.RefreshStartedAt),
 		LastErrorCode:        r.LastErrorCode,
 		LastError:            r.LastError,
 		LastErrorAt:          utc(r.LastErrorAt),

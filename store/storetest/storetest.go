@@ -62,6 +62,7 @@ func fullAccount(id string) store.Account {
 		RefreshTokenIssuedAt: at(-2*time.Hour + 999*time.Nanosecond),
 		LastRefreshedAt:      at(-2 * time.Hour),
 		NextRefreshAt:        at(45 * time.Minute),
+		RefreshStartedAt:     at(-5 * time.Minute),
 		LastErrorCode:        "zoom_unavailable",
 		LastError:            "zoom returned 503",
 		LastErrorAt:          at(-3 * time.Hour),
@@ -156,6 +157,7 @@ func checkAccount(t *testing.T, call string, got, want store.Account) {
 	checkTime(t, call, "LastRefreshedAt", got.LastRefreshedAt, want.LastRefreshedAt)
 	checkTime(t, call, "NextRefreshAt", got.NextRefreshAt, want.NextRefreshAt)
 	checkTime(t, call, "LastErrorAt", got.LastErrorAt, want.LastErrorAt)
+	checkTime(t, call, "RefreshStartedAt", got.RefreshStartedAt, want.RefreshStartedAt)
 	checkTime(t, call, "RevokedAt", got.RevokedAt, want.RevokedAt)
 }
 
