@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zoombroker/zoombroker/broker/secret"
 	"github.com/zoombroker/zoombroker/store"
@@ -101,4 +103,18 @@ func VerifyKey(ctx context.Context, st store.Store, full string) (store.APIKey, 
 		return k, ErrRevokedKey
 	}
 	return k, nil
+}
+
+// CheckKeyName returns an error unless name is 1 to 100 characters with no
+// control characters, so it prints safely in a terminal and a page.
+func CheckKeyName(name string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > 100 {
+		return fmt.Errorf("key name has %d characters; give it 1 to 100, such as the name of the service that will use it", n)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("key name contains the control character %U; use printable characters only", r)
+		}
+	}
+	return nil
 }

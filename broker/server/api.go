@@ -24,12 +24,15 @@ func (s *Server) registerAPI(g *echo.Group) {
 	g.GET("/accounts", s.listAccounts, key)
 	g.GET("/accounts/:id", s.getAccount, key)
 	g.DELETE("/accounts/:id", s.deleteAccount, key)
-	g.POST("/accounts/:id/token", s.issueToken, key)
+	g.POST("/accounts/:id/token", s.issueToken, markArrival, key)
 }
 
 // requireAPIKey authenticates the caller with "Authorization: Bearer KEY".
 func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if n := len(c.Request().Header.Values(echo.HeaderAuthorization)); n > 1 {
+			return newError(http.StatusUnauthorized, "unauthorized", "The request has %d Authorization headers; send exactly one.", n)
+		}
 		header := c.Request().Header.Get(echo.HeaderAuthorization)
 		scheme, key, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -182,6 +183,7 @@ func (s *Server) issueToken(c echo.Context) error {
 	}
 
 	got, err := s.tokens.Token(c.Request().Context(), id, tokens.Request{
+		Arrived:             arrivedAt(c),
 		MinTTL:              time.Duration(minTTL) * time.Second,
 		ForceRefresh:        req.ForceRefresh,
 		RejectedAccessToken: req.RejectedAccessToken,
@@ -228,12 +230,29 @@ func decodeTokenRequest(c echo.Context) (tokenRequest, error) {
 
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&req); err != nil {
-		return req, newError(http.StatusBadRequest, "invalid_body", "The body is not a valid token request: %s. Send {\"min_ttl_seconds\": N, \"force_refresh\": bool}.", describeJSONError(err))
+		return req, newError(http.StatusBadRequest, "invalid_body", "The body is not a valid token request: %s. Send {\"min_ttl_seconds\": N, \"force_refresh\": bool, \"rejected_access_token\": \"...\"}, each field optional.", describeJSONError(err))
 	}
 	if dec.More() {
 		return req, newError(http.StatusBadRequest, "invalid_body", "The body has data after the JSON object; send one object.")
 	}
 	return req, nil
+}
+
+// jsonKind names a Go kind the way a JSON writer thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "a " + k.String()
 }
 
 // describeJSONError turns a decoding error into words that contain no input
@@ -244,12 +263,34 @@ func describeJSONError(err error) string {
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return "the body must be a JSON object"
 	case errors.As(err, &typ):
-		return fmt.Sprintf("field %s must be a %s", quote(typ.Field), typ.Type.Kind())
+		return fmt.Sprintf("field %s must be %s", quote(typ.Field), jsonKind(typ.Type.Kind()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends early"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + quote(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 	}
 	return "malformed JSON"
+}
+
+// ctxArrived is the echo context key of the time a request arrived.
+const ctxArrived = "zoombroker.arrived"
+
+// arrivedAt returns when the request arrived, as recorded by the
+// markArrival middleware, or now.
+func arrivedAt(c echo.Context) time.Time {
+	if t, ok := c.Get(ctxArrived).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
+// markArrival records when a request arrived, before any other work.
+func markArrival(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(ctxArrived, time.Now())
+		return next(c)
+	}
 }

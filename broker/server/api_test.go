@@ -250,3 +250,30 @@ func TestReconnectKeepsOneAccount(t *testing.T) {
 		t.Errorf("accounts = %d; want 2", n)
 	}
 }
+
+func TestForcedBurstSharesOneRefresh(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(store.AppZoom, zoomsandbox.DefaultUserID)
+	e.sandbox.SetTokenLatency(100 * time.Millisecond)
+
+	const callers = 50
+	var wg sync.WaitGroup
+	got := make([]tokenJSON, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, got[i] = e.token(id, `{"force_refresh": true}`)
+		}()
+	}
+	wg.Wait()
+
+	if n := e.sandbox.RefreshCount(); n != 1 {
+		t.Errorf("refreshes at sandbox for a burst of forced requests = %d; want 1", n)
+	}
+	for i := range callers {
+		if got[i].AccessToken == "" || got[i].AccessToken != got[0].AccessToken {
+			t.Errorf("caller %d got a different token", i)
+		}
+	}
+}

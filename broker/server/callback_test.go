@@ -88,7 +88,7 @@ func TestBadCallbacksCreateNothing(t *testing.T) {
 				e.clock.Advance(11 * time.Minute)
 				return u.String()
 			},
-			heading: "This sign-in has expired",
+			heading: "This connect attempt has expired",
 		},
 		{
 			name: "other browser",
@@ -97,7 +97,7 @@ func TestBadCallbacksCreateNothing(t *testing.T) {
 				c.Jar, _ = cookieJar()
 				return u.String()
 			},
-			heading: "This sign-in has expired",
+			heading: "This connect attempt has expired",
 		},
 		{
 			name: "expired code",
@@ -156,4 +156,47 @@ func approve(e *env, c *http.Client, authorize string) *url.URL {
 	u, err := e.sandbox.Approve(context.Background(), c, authorize, zoomsandbox.DefaultUserID)
 	must(e.t, err)
 	return u
+}
+
+func TestForgedCallbackKeepsRealOne(t *testing.T) {
+	e := newEnv(t)
+	c := e.browser()
+	e.signIn(c)
+	authorize := e.startConnect(c, store.AppZoom)
+	real := approve(e, c, authorize)
+
+	forged := *real
+	q := forged.Query()
+	q.Set("state", "forged")
+	forged.RawQuery = q.Encode()
+	if status, _ := callbackPage(t, c, forged.String()); status != http.StatusBadRequest {
+		t.Errorf("forged callback: status %d; want 400", status)
+	}
+
+	resp, err := c.Get(real.String())
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/accounts/acc_") {
+		t.Errorf("real callback after a forged one: status %d, Location %q; want 303 to the new account", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestReconnectAsOtherUserSaysSo(t *testing.T) {
+	e := newEnv(t)
+	id := e.connect(store.AppZoom, zoomsandbox.DefaultUserID)
+
+	c := e.browser()
+	e.signIn(c)
+	tok := e.csrf(c, "/accounts/"+id)
+	resp, err := c.PostForm(e.broker.URL+"/accounts/"+id+"/reconnect", url.Values{"_csrf": {tok}})
+	must(t, err)
+	resp.Body.Close()
+	back, err := e.sandbox.Approve(context.Background(), c, resp.Header.Get("Location"), zoomsandbox.DefaultAdminUserID)
+	must(t, err)
+	resp, err = c.Get(back.String())
+	must(t, err)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.HasSuffix(loc, "done=other_user") || strings.Contains(loc, id) {
+		t.Errorf("reconnect as another user redirected to %q; want a new account with done=other_user", loc)
+	}
 }

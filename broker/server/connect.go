@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"regexp"
 
 	"github.com/labstack/echo/v4"
 
@@ -81,7 +82,6 @@ func (s *Server) callbackFailed(c echo.Context, p callbackProblem, logMsg string
 func (s *Server) callback(c echo.Context) error {
 	var st connectState
 	haveCookie := s.readCookie(c, connectCookie, &st)
-	s.clearCookie(c, connectCookie, "/oauth")
 
 	q := c.QueryParams()
 	for name, values := range q {
@@ -91,21 +91,32 @@ func (s *Server) callback(c echo.Context) error {
 	}
 
 	if zerr := q.Get("error"); zerr != "" {
+		if stateMatches(q.Get("state"), st, haveCookie) {
+			s.clearCookie(c, connectCookie, "/oauth")
+		}
 		if zerr == "access_denied" {
 			return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Access was declined", "You declined access at Zoom, so no account was connected. Start again if that was a mistake."}, "callback: access denied at zoom")
 		}
-		return s.callbackFailed(c, callbackProblem{http.StatusBadGateway, "Zoom returned an error", "Zoom did not grant access and answered with the error code " + quote(zerr) + ". No account was connected. Start again, or check the app's settings at Zoom."}, "callback: zoom returned an error", "zoom_error", quote(zerr))
+		code := "an unrecognized error code"
+		if oauthErrorCode.MatchString(zerr) {
+			code = "the error code " + zerr
+		}
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom returned an error", "Zoom did not grant access and returned " + code + ". No account was connected. Start again, or check the app's settings at Zoom."}, "callback: zoom returned an error", "zoom_error", quote(zerr))
 	}
 	if !haveCookie {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This sign-in has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again from the console."}, "callback rejected: no connect cookie")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again from the console."}, "callback rejected: no connect cookie")
 	}
 	if !s.now().Before(st.Expires) {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This sign-in has expired", "The connect attempt is older than 10 minutes. No account was connected. Start again from the console."}, "callback rejected: connect state expired")
+		s.clearCookie(c, connectCookie, "/oauth")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt is older than 10 minutes. No account was connected. Start again from the console."}, "callback rejected: connect state expired")
 	}
 	state := q.Get("state")
-	if state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(st.State)) != 1 {
+	if !stateMatches(state, st, haveCookie) {
+		// The cookie stays: a forged callback must not spoil the real one
+		// that may still arrive.
 		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "The answer from Zoom does not match", "The state parameter is missing or belongs to another connect attempt, so the answer was not accepted. No account was connected. Start again from the console."}, "callback rejected: state mismatch")
 	}
+	s.clearCookie(c, connectCookie, "/oauth")
 	code := q.Get("code")
 	if code == "" {
 		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom sent no authorization code", "The answer from Zoom carried no code, so no account was connected. Start again from the console."}, "callback rejected: no code")
@@ -142,9 +153,22 @@ func (s *Server) finishConnect(c echo.Context, st connectState, code string) err
 		return err
 	}
 	done := "connected"
-	if reconnected {
+	switch {
+	case reconnected:
 		done = "reconnected"
+	case st.AccountID != "":
+		done = "other_user"
 	}
 	s.log.Info("account "+done, "account_id", acct.ID, "app", st.App)
 	return c.Redirect(http.StatusSeeOther, "/accounts/"+acct.ID+"?done="+done)
+}
+
+// oauthErrorCode matches the error codes OAuth servers send (RFC 6749
+// section 4.1.2.1); anything else is not echoed on the page.
+var oauthErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
+
+// stateMatches compares the callback's state with the one in the cookie in
+// constant time.
+func stateMatches(state string, st connectState, haveCookie bool) bool {
+	return haveCookie && state != "" && subtle.ConstantTimeCompare([]byte(state), []byte(st.State)) == 1
 }

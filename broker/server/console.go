@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -84,7 +85,16 @@ func (s *Server) page(c echo.Context, title string, data map[string]any) map[str
 // safeNext returns next if it is a path on this console, else "/accounts":
 // a return-to value must never send the browser to another site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read a backslash as a
+	// slash, so "/\t/evil.example" would leave the site: such characters
+	// anywhere reject the value.
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/accounts"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/accounts"
 	}
 	return next
@@ -131,6 +141,7 @@ func (s *Server) signOut(c echo.Context) error {
 var notices = map[string]string{
 	"connected":   "Account connected.",
 	"reconnected": "Account reconnected: the existing account got the new grant.",
+	"other_user":  "Zoom signed in a different user than the account being reconnected, so a new account was connected. The old account still needs a reconnect with its own Zoom user.",
 	"revoked":     "Account revoked.",
 	"key_revoked": "API key revoked.",
 }
@@ -220,7 +231,7 @@ func (s *Server) row(a store.Account) accountRow {
 		r.ExpiresIn = humanDuration(a.TokenExpiresAt.Sub(now))
 	}
 	if !a.RefreshTokenIssuedAt.IsZero() {
-		r.RefreshAge = humanDuration(now.Sub(a.RefreshTokenIssuedAt))
+		r.RefreshAge = humanDuration(a.RefreshTokenIssuedAt.Sub(now))
 	}
 	return r
 }

@@ -29,8 +29,8 @@ func (s *Server) renderKeys(c echo.Context, status int, data map[string]any) err
 
 func (s *Server) createKey(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	if name == "" || len(name) > 100 {
-		return s.renderKeys(c, http.StatusBadRequest, map[string]any{"Error": "Give the key a name of 1 to 100 characters, such as the service that will use it."})
+	if err := auth.CheckKeyName(name); err != nil {
+		return s.renderKeys(c, http.StatusBadRequest, map[string]any{"Error": err.Error()})
 	}
 
 	k, full := auth.NewKey(name, s.now())

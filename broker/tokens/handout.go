@@ -20,6 +20,12 @@ type Request struct {
 	// MinTTL left. Concurrent forced requests share one refresh.
 	ForceRefresh bool
 
+	// Arrived is when the caller's request arrived, on the wall clock with
+	// its monotonic reading; zero means when Token is called. A forced
+	// refresh is skipped when a refresh of the account finished after
+	// this moment, so a burst of forced requests causes one refresh.
+	Arrived time.Time
+
 	// RejectedAccessToken is a token Zoom rejected (401, code 124). If it is
 	// still the current token the service refreshes; otherwise it returns
 	// the newer token it already has.
@@ -72,7 +78,11 @@ func (s *Service) token(ctx context.Context, id string, req Request, app *store.
 
 	s.noteHandout(acct.ID, s.now())
 
-	force := req.ForceRefresh
+	arrived := req.Arrived
+	if arrived.IsZero() {
+		arrived = time.Now()
+	}
+	force := req.ForceRefresh && !s.refreshedSince(acct.ID, arrived)
 	if !req.RejectedAccessToken.Empty() {
 		// Only the current token can be reported stale; an older one means
 		// the caller simply has not seen the newer token yet.
@@ -152,4 +162,12 @@ func (s *Service) refreshShared(ctx context.Context, id string, seenVersion int6
 		}
 		return res.Val.(refreshResult), nil
 	}
+}
+
+// refreshedSince reports whether a refresh of the account finished after t.
+// Both times come from time.Now, so the comparison uses the monotonic clock
+// and does not depend on the service's clock.
+func (s *Service) refreshedSince(id string, t time.Time) bool {
+	v, ok := s.lastRefresh.Load(id)
+	return ok && v.(time.Time).After(t)
 }

@@ -203,6 +203,7 @@ func (s *Service) storeRefreshed(ctx context.Context, acct store.Account, tok zo
 	}
 
 	s.cache.Store(updated.ID, cachedRecord{version: updated.TokenVersion, record: rec})
+	s.lastRefresh.Store(updated.ID, time.Now())
 	s.log.Info("token refreshed", "account_id", acct.ID, "app", string(acct.App), "expires_at", tok.Expiry)
 	return refreshResult{account: updated, record: rec, didRefresh: true}, nil
 }
@@ -232,8 +233,10 @@ func (s *Service) recordFailure(ctx context.Context, acct store.Account, cause e
 			a.UpdatedAt = now
 			return a, nil
 		})
-		s.log.Warn("refresh rejected, account needs reconnect", "account_id", acct.ID, "app", string(acct.App), "code", code, "store_err", err)
-		if err == nil {
+		if err != nil {
+			s.log.Error("refresh rejected, and storing needs_reconnect failed", "account_id", acct.ID, "app", string(acct.App), "code", code, "err", err)
+		} else {
+			s.log.Warn("refresh rejected, account needs reconnect", "account_id", acct.ID, "app", string(acct.App), "code", code)
 			s.emit(ctx, EventNeedsReconnect, updated)
 		}
 		return fmt.Errorf("refresh account %s: %w", acct.ID, ErrNeedsReconnect)

@@ -93,6 +93,8 @@ func (s *Service) Tombstone(ctx context.Context, id, reason string) (store.Accou
 		a.Zoom = store.ZoomIdentity{}
 		a.Scopes = nil
 		a.TokenExpiresAt = time.Time{}
+		a.RefreshTokenIssuedAt = time.Time{}
+		a.RefreshStartedAt = time.Time{}
 		a.NextRefreshAt = time.Time{}
 		a.RevokedAt = now
 		a.RevokeReason = reason

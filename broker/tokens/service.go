@@ -112,6 +112,10 @@ type Service struct {
 
 	tombstoneRetention time.Duration
 
+	// lastRefresh is when this process last stored a refresh of each
+	// account, from time.Now.
+	lastRefresh sync.Map // account id -> time.Time
+
 	// lastHandout is when each account's token was last handed out by
 	// this process.
 	lastHandout sync.Map // account id -> time.Time

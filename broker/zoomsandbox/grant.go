@@ -87,6 +87,7 @@ func (s *Sandbox) issueTokens(g *grant, now time.Time) {
 	s.access[g.accessToken] = g
 	s.refresh[g.refreshToken] = g
 	s.issued = append(s.issued, g.accessToken, g.refreshToken)
+	s.saveState()
 }
 
 // removeGrant kills g and its tokens. The caller holds s.mu.
@@ -96,6 +97,7 @@ func (s *Sandbox) removeGrant(g *grant) {
 	if s.grants[g.key] == g {
 		delete(s.grants, g.key)
 	}
+	s.saveState()
 }
 
 // sweep deletes consent forms and codes that can no longer be used. The

@@ -121,6 +121,11 @@ type Options struct {
 	// request. It never receives tokens, codes, secrets or state. Nil
 	// discards.
 	Logger *slog.Logger
+
+	// StateFile, when set, keeps the live grants in this file (mode 0600,
+	// tokens in plaintext), so a restarted sandbox still honours the grants
+	// a broker stored. For development only.
+	StateFile string
 }
 
 // Sandbox is an imitation Zoom OAuth server. All its methods are safe for
@@ -140,6 +145,8 @@ type Sandbox struct {
 	signingKey []byte
 	pages      *template.Template
 	handler    http.Handler
+
+	stateFile string
 
 	mu       sync.Mutex
 	consents map[string]*consent // by form token
@@ -174,6 +181,7 @@ func New(opts Options) *Sandbox {
 		access:     make(map[string]*grant),
 		refresh:    make(map[string]*grant),
 		rates:      make(map[string]rateWindow),
+		stateFile:  opts.StateFile,
 	}
 	rand.Read(s.signingKey)
 
@@ -221,6 +229,11 @@ func New(opts Options) *Sandbox {
 		s.userList = append(s.userList, u)
 	}
 
+	if s.stateFile != "" {
+		if err := s.loadState(); err != nil {
+			s.log.Error("sandbox state not restored, starting empty", "err", err)
+		}
+	}
 	s.handler = s.routes()
 	return s
 }
