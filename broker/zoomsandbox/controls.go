@@ -271,3 +271,19 @@ func abortConnection(w http.ResponseWriter) {
 	}
 	conn.Close()
 }
+
+// GrantRotations returns how many refreshes the live grant of the app
+// (by client id) and user has answered, and false when there is no live
+// grant. A broker that stored every refresh has the same count.
+func (s *Sandbox) GrantRotations(clientID, userID string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.grants {
+		if g.key.clientID == clientID && g.user.ID == userID {
+			// tolerance counts access tokens: one from the code exchange,
+			// then one per refresh.
+			return g.tolerance - 1, true
+		}
+	}
+	return 0, false
+}

@@ -116,6 +116,9 @@ func newDevSandbox(cfg *Config, log *slog.Logger) *zoomsandbox.Sandbox {
 	return zoomsandbox.New(zoomsandbox.Options{
 		Apps:   []zoomsandbox.App{zoomApp, adminApp},
 		Logger: log.With("component", "sandbox"),
+		// Connected accounts keep working across restarts only if the
+		// sandbox remembers the grants it issued.
+		StateFile: filepath.Join(cfg.DataDir, "sandbox-state.json"),
 	})
 }
 

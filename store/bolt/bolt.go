@@ -81,7 +81,12 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
 
-	if err := bdb.Update(initSchema); err != nil {
+	if err := bdb.Update(func(tx *bbolt.Tx) error {
+		if err := initSchema(tx); err != nil {
+			return err
+		}
+		return dropLeases(tx)
+	}); err != nil {
 		_ = bdb.Close() // the schema error matters more than a close error
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}

@@ -298,3 +298,25 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("GetAccount after canceled create = %v; want store.ErrNotFound", err)
 	}
 }
+
+func TestOpenDropsStaleLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.AcquireLease(context.Background(), "refresh/a", "dead-process", now, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.AcquireLease(context.Background(), "refresh/a", "new-process", now, time.Hour); err != nil {
+		t.Errorf("AcquireLease after reopening = %v; want the stale lease gone", err)
+	}
+}

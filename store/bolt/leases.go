@@ -56,3 +56,17 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 		return b.Delete([]byte(name))
 	})
 }
+
+// dropLeases deletes every lease. The file lock lets one process at a time
+// open the store, so any lease found at open was left by a process that
+// stopped, and waiting for it to expire would only delay refreshes.
+func dropLeases(tx *bbolt.Tx) error {
+	if tx.Bucket(bucketLeases) == nil {
+		return nil
+	}
+	if err := tx.DeleteBucket(bucketLeases); err != nil {
+		return fmt.Errorf("drop stale leases: %w", err)
+	}
+	_, err := tx.CreateBucket(bucketLeases)
+	return err
+}
