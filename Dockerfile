@@ -22,5 +22,12 @@ ENV ZOOMBROKER_DATA_DIR=/data \
     ZOOMBROKER_LISTEN=0.0.0.0:8080
 VOLUME /data
 EXPOSE 8080
+# The image has no shell or curl, so the binary checks itself: healthcheck
+# sends GET /healthz to the listen address and exits 0 or 1.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/zoombroker", "healthcheck"]
+# docker stop waits 10s by default; serve's shutdown grace is 30s, so stop
+# with --time 35 (or set ZOOMBROKER_SHUTDOWN_GRACE below the wait).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/zoombroker"]
 CMD ["serve"]

@@ -23,4 +23,10 @@ var (
 	// ErrLocked means the storage is held by another process (bbolt's file
 	// lock). The message of the wrapping error says which file.
 	ErrLocked = errors.New("locked by another process")
+
+	// ErrUnavailable means the storage could not be reached or did not
+	// answer in time, for example a lost database connection. Nothing was
+	// read, and a write may or may not have been committed. The same call
+	// may succeed later.
+	ErrUnavailable = errors.New("store unavailable")
 )

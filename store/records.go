@@ -70,6 +70,16 @@ type Account struct {
 	// Scopes are the scopes Zoom granted, in the order Zoom listed them.
 	Scopes []string
 
+	// Owners are the external user ids (of the company's own users) that
+	// connected this grant through connect links, in the order they did.
+	// Zoom keeps one live grant per app and Zoom user (per Zoom account for
+	// zoom_admin), so several owners share one account.
+	Owners []string
+
+	// ConsoleConnected is true when an operator connected the grant in the
+	// console. Such an account stays when its last owner leaves.
+	ConsoleConnected bool
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
@@ -139,6 +149,9 @@ type AccountFilter struct {
 	Email         string // exact match, case-insensitive
 	ZoomUserID    string
 	ZoomAccountID string
+
+	// ExternalUserID matches accounts that list it among their owners.
+	ExternalUserID string
 }
 
 // ListOptions pages through accounts ordered by id.
@@ -170,10 +183,20 @@ type APIKey struct {
 
 	// LastUsedAt is updated at most once a minute per key.
 	LastUsedAt time.Time
+
+	// Limits restrict the apps and accounts the key reaches; the zero
+	// value reaches everything.
+	Limits Limits
+
+	// ExpiresAt is when the key stops working; zero means never.
+	ExpiresAt time.Time
 }
 
 // Revoked reports whether the key was revoked.
 func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Expired reports whether the key has an expiry that is not after now.
+func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
 
 // Operator is a console user.
 type Operator struct {
@@ -183,4 +206,9 @@ type Operator struct {
 	PasswordHash []byte
 
 	CreatedAt time.Time
+
+	// SessionEpoch is copied into every console session of the operator.
+	// Signing out increments it, which ends all of the operator's
+	// sessions at once.
+	SessionEpoch int64
 }

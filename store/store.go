@@ -83,6 +83,68 @@ type Store interface {
 	// does nothing.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
+	// CreateWebhook stores a webhook endpoint; ErrAlreadyExists if the id
+	// is taken.
+	CreateWebhook(ctx context.Context, w Webhook) error
+
+	// GetWebhook returns the endpoint with the id, or ErrNotFound.
+	GetWebhook(ctx context.Context, id string) (Webhook, error)
+
+	// ListWebhooks returns every endpoint ordered by creation time, then
+	// id.
+	ListWebhooks(ctx context.Context) ([]Webhook, error)
+
+	// DeleteWebhook removes the endpoint and all of its deliveries in one
+	// transaction. Deleting a missing endpoint returns ErrNotFound.
+	DeleteWebhook(ctx context.Context, id string) error
+
+	// AppendDeliveries adds the deliveries to the outbox in one
+	// transaction, in the order given, and returns them with the IDs the
+	// store assigned. It returns ErrNotFound, and appends nothing, if a
+	// delivery names a missing endpoint.
+	AppendDeliveries(ctx context.Context, ds []Delivery) ([]Delivery, error)
+
+	// DueDeliveries returns up to limit pending deliveries that are first
+	// in their queue (same WebhookID and AccountID, lowest ID) and whose
+	// NextAttemptAt is not after now, earliest NextAttemptAt first, then
+	// lowest ID.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+
+	// UpdateDelivery changes a delivery in one transaction, like
+	// UpdateAccount. update may change only Status, Attempts,
+	// NextAttemptAt, LastAttemptAt, LastStatusCode, LastError and
+	// FinishedAt; a change to another field returns an error and stores
+	// nothing. It returns ErrNotFound if the delivery does not exist.
+	UpdateDelivery(ctx context.Context, id int64, update func(Delivery) (Delivery, error)) (Delivery, error)
+
+	// ListDeliveries returns one page of deliveries, newest (highest ID)
+	// first, and the ID to pass as DeliveryListOptions.Before for the next
+	// page (zero on the last page).
+	ListDeliveries(ctx context.Context, opts DeliveryListOptions) (deliveries []Delivery, next int64, err error)
+
+	// DeleteDeliveries removes delivered and failed deliveries whose
+	// FinishedAt is before cutoff and returns how many it removed. Pending
+	// deliveries stay.
+	DeleteDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+
+	// CreateConnectSession stores a new connect session; ErrAlreadyExists
+	// if the id is taken.
+	CreateConnectSession(ctx context.Context, cs ConnectSession) error
+
+	// GetConnectSession returns the session with the id, or ErrNotFound.
+	GetConnectSession(ctx context.Context, id string) (ConnectSession, error)
+
+	// UpdateConnectSession changes a session in one transaction, like
+	// UpdateAccount.
+	UpdateConnectSession(ctx context.Context, id string, update func(ConnectSession) (ConnectSession, error)) (ConnectSession, error)
+
+	// DeleteConnectSessions removes sessions that expired before cutoff and
+	// returns how many it removed.
+	DeleteConnectSessions(ctx context.Context, cutoff time.Time) (int, error)
+
+	// AuditLog keeps the audit trail; see the interface's methods.
+	AuditLog
+
 	// Ping reports whether the storage answers.
 	Ping(ctx context.Context) error
 

@@ -28,6 +28,9 @@ var (
 
 	// ErrRevokedKey means the key exists but was revoked.
 	ErrRevokedKey = errors.New("API key revoked")
+
+	// ErrExpiredKey means the key exists but its expiry has passed.
+	ErrExpiredKey = errors.New("API key expired")
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -78,9 +81,11 @@ func KeyID(full string) (string, bool) {
 // costs the same as a wrong secret.
 var dummyHash = HashKey("zbk_key_dummy_dummy")
 
-// VerifyKey returns the stored key that full names, or ErrInvalidKey or
-// ErrRevokedKey. The hash comparison is constant-time.
-func VerifyKey(ctx context.Context, st store.Store, full string) (store.APIKey, error) {
+// VerifyKey returns the stored key that full names, or ErrInvalidKey,
+// ErrRevokedKey or ErrExpiredKey (a key whose expiry is not after now).
+// The hash comparison is constant-time, and an unknown or malformed key
+// costs the same hash and comparison as a known one.
+func VerifyKey(ctx context.Context, st store.Store, full string, now time.Time) (store.APIKey, error) {
 	hash := HashKey(full)
 	id, ok := KeyID(full)
 	if !ok {
@@ -101,6 +106,9 @@ func VerifyKey(ctx context.Context, st store.Store, full string) (store.APIKey, 
 	}
 	if k.Revoked() {
 		return k, ErrRevokedKey
+	}
+	if k.Expired(now) {
+		return k, ErrExpiredKey
 	}
 	return k, nil
 }

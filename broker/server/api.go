@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/zoombroker/zoombroker/broker/auth"
+	"github.com/zoombroker/zoombroker/broker/audit"
 	"github.com/zoombroker/zoombroker/store"
 )
 
@@ -18,43 +16,30 @@ const ctxAPIKey = "zoombroker.api_key"
 
 func (s *Server) registerAPI(g *echo.Group) {
 	// Route-level middleware rather than g.Use: echo's Group.Use adds
-	// catch-all routes that would turn every 405 into a 404.
-	key := s.requireAPIKey
-	g.GET("/apps", s.listApps, key)
-	g.GET("/accounts", s.listAccounts, key)
-	g.GET("/accounts/:id", s.getAccount, key)
-	g.DELETE("/accounts/:id", s.deleteAccount, key)
-	g.POST("/accounts/:id/token", s.issueToken, markArrival, key)
+	// catch-all routes that would turn every 405 into a 404. On each
+	// route the audit comes first, so that it records rejections, then the
+	// key, then the key's limits.
+	key, acct, unlimited := s.requireAPIKey, s.requireAccountAccess, s.requireUnlimited
+	rejections := func(action string) echo.MiddlewareFunc { return s.audited(action, false) }
+	all := func(action string) echo.MiddlewareFunc { return s.audited(action, true) }
+	g.GET("/apps", s.listApps, rejections(audit.ActionAppList), key)
+	g.GET("/accounts", s.listAccounts, rejections(audit.ActionAccountList), key)
+	g.GET("/accounts/:id", s.getAccount, rejections(audit.ActionAccountGet), key, acct)
+	g.DELETE("/accounts/:id", s.deleteAccount, all(audit.ActionAccountRevoke), key, acct)
+	g.POST("/accounts/:id/token", s.issueToken, markArrival, all(audit.ActionTokenIssue), key, acct)
+	g.DELETE("/accounts", s.removeOwner, all(audit.ActionConnectLink), key)
+	g.POST("/connect-sessions", s.createConnectSession, all(audit.ActionConnectLink), key)
+	g.Any("/accounts/:id/zoom/*", s.proxyZoom, markBrokerOrigin, rejections(audit.ActionZoomProxy), key, acct)
+	g.GET("/webhooks", s.listWebhooks, rejections(audit.ActionWebhookManage), key, unlimited)
+	g.POST("/webhooks", s.createWebhook, all(audit.ActionWebhookManage), key, unlimited)
+	g.DELETE("/webhooks/:id", s.deleteWebhook, all(audit.ActionWebhookManage), key, unlimited)
+	g.GET("/audit", s.listAudit, rejections(audit.ActionAuditList), key, unlimited)
 }
 
-// requireAPIKey authenticates the caller with "Authorization: Bearer KEY".
+// requireAPIKey authenticates the caller with "Authorization: Bearer KEY"
+// or a client certificate; see authenticate.
 func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if n := len(c.Request().Header.Values(echo.HeaderAuthorization)); n > 1 {
-			return newError(http.StatusUnauthorized, "unauthorized", "The request has %d Authorization headers; send exactly one.", n)
-		}
-		header := c.Request().Header.Get(echo.HeaderAuthorization)
-		scheme, key, ok := strings.Cut(header, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="zoombroker"`)
-			return newError(http.StatusUnauthorized, "unauthorized", "Send an API key as \"Authorization: Bearer <key>\"; create one with `zoombroker keys create` or in the console.")
-		}
-
-		k, err := auth.VerifyKey(c.Request().Context(), s.store, strings.TrimSpace(key))
-		switch {
-		case errors.Is(err, auth.ErrInvalidKey):
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="zoombroker", error="invalid_token"`)
-			return newError(http.StatusUnauthorized, "unauthorized", "The API key is not valid.")
-		case errors.Is(err, auth.ErrRevokedKey):
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="zoombroker", error="invalid_token"`)
-			return newError(http.StatusUnauthorized, "unauthorized", "The API key was revoked.")
-		case err != nil:
-			return err
-		}
-		c.Set(ctxAPIKey, k)
-		s.touchKey(k)
-		return next(c)
-	}
+	return s.authenticate(next)
 }
 
 // appView is one app in GET /v1/apps.
@@ -75,7 +60,14 @@ func (s *Server) apps() []appView {
 }
 
 func (s *Server) listApps(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"apps": s.apps()})
+	limits := callerLimits(c)
+	apps := []appView{}
+	for _, a := range s.apps() {
+		if limits.AllowsApp(a.App) {
+			apps = append(apps, a)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"apps": apps})
 }
 
 // accountView is the JSON of an account. It never carries a token.
@@ -92,6 +84,8 @@ type accountView struct {
 	RefreshTokenIssuedAt *time.Time `json:"refresh_token_issued_at"`
 	NextRefreshAt        *time.Time `json:"next_refresh_at"`
 	LastError            *errorView `json:"last_error"`
+	Owners               []string   `json:"external_user_ids"`
+	ConsoleConnected     bool       `json:"console_connected"`
 	RevokedAt            *time.Time `json:"revoked_at,omitempty"`
 	RevokeReason         string     `json:"revoke_reason,omitempty"`
 }
@@ -135,6 +129,11 @@ func viewAccount(a store.Account) accountView {
 	}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
+	}
+	v.Owners = a.Owners
+	v.ConsoleConnected = a.ConsoleConnected
+	if v.Owners == nil {
+		v.Owners = []string{}
 	}
 	if a.LastErrorCode != "" {
 		v.LastError = &errorView{Code: a.LastErrorCode, Message: a.LastError, At: timePtr(a.LastErrorAt)}

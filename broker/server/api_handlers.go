@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +27,9 @@ const (
 	maxMinTTL = 3300
 )
 
-var accountIDPattern = regexp.MustCompile(`^acc_[a-z2-7]{20}$`)
+// accountIDPattern checks account ids, which look like acc_ and 20
+// characters from a to z and 2 to 7.
+var accountIDPattern accountIDShape
 
 // accountID returns the :id path parameter after checking its shape.
 func accountID(c echo.Context) (string, error) {
@@ -49,13 +49,13 @@ func quote(v string) string {
 	return strconv.QuoteToASCII(v)
 }
 
-var listParams = map[string]bool{"app": true, "status": true, "email": true, "zoom_user_id": true, "zoom_account_id": true, "limit": true, "after": true}
+var listParams = map[string]bool{"app": true, "status": true, "email": true, "zoom_user_id": true, "zoom_account_id": true, "external_user_id": true, "limit": true, "after": true}
 
 func (s *Server) listAccounts(c echo.Context) error {
 	q := c.QueryParams()
 	for name, values := range q {
 		if !listParams[name] {
-			return newError(http.StatusBadRequest, "invalid_parameter", "Unknown query parameter %s; use app, status, email, zoom_user_id, zoom_account_id, limit or after.", quote(name))
+			return newError(http.StatusBadRequest, "invalid_parameter", "Unknown query parameter %s; use app, status, email, zoom_user_id, zoom_account_id, external_user_id, limit or after.", quote(name))
 		}
 		if len(values) > 1 {
 			return newError(http.StatusBadRequest, "invalid_parameter", "Query parameter %s appears %d times; give it once.", quote(name), len(values))
@@ -64,11 +64,12 @@ func (s *Server) listAccounts(c echo.Context) error {
 
 	opts := store.ListOptions{
 		Filter: store.AccountFilter{
-			App:           store.App(q.Get("app")),
-			Status:        store.Status(q.Get("status")),
-			Email:         q.Get("email"),
-			ZoomUserID:    q.Get("zoom_user_id"),
-			ZoomAccountID: q.Get("zoom_account_id"),
+			App:            store.App(q.Get("app")),
+			Status:         store.Status(q.Get("status")),
+			Email:          q.Get("email"),
+			ZoomUserID:     q.Get("zoom_user_id"),
+			ZoomAccountID:  q.Get("zoom_account_id"),
+			ExternalUserID: q.Get("external_user_id"),
 		},
 		After: q.Get("after"),
 		Limit: 100,
@@ -90,13 +91,19 @@ func (s *Server) listAccounts(c echo.Context) error {
 		opts.Limit = n
 	}
 
+	limits := callerLimits(c)
+	if err := narrowToLimits(limits, &opts.Filter); err != nil {
+		return err
+	}
 	accounts, next, err := s.store.ListAccounts(c.Request().Context(), opts)
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
 	}
 	views := make([]accountView, 0, len(accounts))
 	for _, a := range accounts {
-		views = append(views, viewAccount(a))
+		if limits.AllowsAccount(a) {
+			views = append(views, viewAccount(a))
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"accounts": views, "next_after": next})
 }
@@ -138,19 +145,27 @@ type tokenRequest struct {
 	RejectedAccessToken secret.Secret `json:"rejected_access_token"`
 }
 
+// tokenRequestJSON is the wire form of tokenRequest, with the rejected
+// token as a plain string.
+type tokenRequestJSON struct {
+	MinTTLSeconds       *int64 `json:"min_ttl_seconds"`
+	ForceRefresh        bool   `json:"force_refresh"`
+	RejectedAccessToken string `json:"rejected_access_token"`
+}
+
+func (raw tokenRequestJSON) request() tokenRequest {
+	return tokenRequest{MinTTLSeconds: raw.MinTTLSeconds, ForceRefresh: raw.ForceRefresh, RejectedAccessToken: secret.Secret(raw.RejectedAccessToken)}
+}
+
 // UnmarshalJSON is needed because secret.Secret marshals as redacted text.
 func (r *tokenRequest) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		MinTTLSeconds       *int64 `json:"min_ttl_seconds"`
-		ForceRefresh        bool   `json:"force_refresh"`
-		RejectedAccessToken string `json:"rejected_access_token"`
-	}
+	var raw tokenRequestJSON
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return err
 	}
-	*r = tokenRequest{MinTTLSeconds: raw.MinTTLSeconds, ForceRefresh: raw.ForceRefresh, RejectedAccessToken: secret.Secret(raw.RejectedAccessToken)}
+	*r = raw.request()
 	return nil
 }
 
@@ -198,7 +213,7 @@ func (s *Server) issueToken(c echo.Context) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return c.JSON(http.StatusOK, tokenResponse{
+	return writeTokenResponse(c, tokenResponse{
 		AccountID:   got.AccountID,
 		AccessToken: got.AccessToken.Reveal(),
 		TokenType:   "bearer",
@@ -224,18 +239,22 @@ func decodeTokenRequest(c echo.Context) (tokenRequest, error) {
 	}
 
 	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+	if !isJSONContentType(ct) {
 		return req, newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %s is not supported; send application/json or no body.", quote(ct))
 	}
 
+	// Decoding into the wire form directly, rather than through
+	// tokenRequest.UnmarshalJSON, parses the body once instead of twice.
+	var raw tokenRequestJSON
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil {
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
 		return req, newError(http.StatusBadRequest, "invalid_body", "The body is not a valid token request: %s. Send {\"min_ttl_seconds\": N, \"force_refresh\": bool, \"rejected_access_token\": \"...\"}, each field optional.", describeJSONError(err))
 	}
 	if dec.More() {
 		return req, newError(http.StatusBadRequest, "invalid_body", "The body has data after the JSON object; send one object.")
 	}
-	return req, nil
+	return raw.request(), nil
 }
 
 // jsonKind names a Go kind the way a JSON writer thinks of it.

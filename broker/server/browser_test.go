@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/zoombroker/zoombroker/broker/zoomsandbox"
@@ -20,7 +23,7 @@ import (
 // newBrowser starts a headless Chromium from the system's packages. The
 // test is skipped when Chromium is missing, unless
 // ZOOMBROKER_REQUIRE_BROWSER=1 (as in CI), where it fails.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := os.Getenv("ZOOMBROKER_CHROMIUM")
 	if path == "" {
@@ -53,6 +56,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
@@ -201,5 +205,100 @@ func TestBrowserReconnectKeepsID(t *testing.T) {
 	}
 	if status, _ := e.token(id, ""); status != http.StatusOK {
 		t.Errorf("token after reconnect: status %d; want 200", status)
+	}
+}
+
+func TestBrowserConnectLink(t *testing.T) {
+	e := newEnv(t)
+	_, cs, raw := e.newSession(store.AppZoomAdmin, "customer-9")
+	if cs.ConnectURL == "" {
+		t.Fatalf("create session: %s", raw)
+	}
+	ctx := newBrowser(t)
+	ID := func(id string) chromedp.ID { return chromedp.ID(id) }
+
+	must(t, chromedp.Do(ctx,
+		chromedp.Navigate(cs.ConnectURL),
+		chromedp.WaitVisible(ID("connect")),
+	))
+	intro, err := chromedp.Run(ctx, chromedp.Text(ID("link")))
+	must(t, err)
+	for _, want := range []string{"Acme Scheduling", "Zoom Admin", "administrator"} {
+		if !strings.Contains(intro, want) {
+			t.Errorf("connect page lacks %q:\n%s", want, intro)
+		}
+	}
+
+	must(t, chromedp.Do(ctx,
+		chromedp.Click(ID("connect")),
+		chromedp.WaitVisible(ID("allow")),
+		chromedp.Click(ID("allow")),
+		chromedp.WaitVisible(ID("landed")),
+	))
+	landed, err := chromedp.Run(ctx, chromedp.Text(ID("landed")))
+	must(t, err)
+	u, err := url.Parse(landed)
+	must(t, err)
+	id := u.Query().Get("account_id")
+	if u.Path != "/zoom/done" || id == "" {
+		t.Fatalf("browser landed on %q; want /zoom/done with account_id", landed)
+	}
+	a, err := e.store.GetAccount(context.Background(), id)
+	must(t, err)
+	if len(a.Owners) != 1 || a.Owners[0] != "customer-9" || a.App != store.AppZoomAdmin {
+		t.Errorf("account %s: app %s, owners %q; want zoom_admin owned by customer-9", id, a.App, a.Owners)
+	}
+}
+
+func TestBrowserConnectLinkPopup(t *testing.T) {
+	e := newEnv(t)
+	_, cs, raw := e.newSession(store.AppZoom, "customer-popup", `, "display": "popup"`)
+	if cs.ConnectURL == "" {
+		t.Fatalf("create session: %s", raw)
+	}
+	ctx := newBrowser(t)
+	ID := func(id string) chromedp.ID { return chromedp.ID(id) }
+
+	opener := e.app.URL + "/opener?link=" + url.QueryEscape(cs.ConnectURL)
+	must(t, chromedp.Do(ctx, chromedp.Navigate(opener), chromedp.WaitVisible(ID("open"))))
+
+	popupID := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return strings.Contains(info.URL, "/connect") })
+	must(t, chromedp.Do(ctx, chromedp.Click(ID("open"))))
+	var id target.ID
+	select {
+	case id = <-popupID:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the opener did not open a popup within 30s")
+	}
+	popup, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+	defer cancel()
+	must(t, chromedp.Do(popup,
+		chromedp.WaitVisible(ID("connect")),
+		chromedp.Click(ID("connect")),
+		chromedp.WaitVisible(ID("allow")),
+		chromedp.Click(ID("allow")),
+	))
+
+	// The popup posts the result to the opener and closes itself.
+	must(t, chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("message").textContent.length > 0`)))
+	message, err := chromedp.Run(ctx, chromedp.Text(ID("message")))
+	must(t, err)
+	origin, body, _ := strings.Cut(message, " ")
+	if origin != e.broker.URL {
+		t.Errorf("message origin = %q; want the broker %q", origin, e.broker.URL)
+	}
+	var got struct {
+		Type      string `json:"type"`
+		Status    string `json:"status"`
+		AccountID string `json:"account_id"`
+	}
+	must(t, json.Unmarshal([]byte(body), &got))
+	if got.Type != "zoombroker.connect" || got.Status != "success" || got.AccountID == "" {
+		t.Errorf("message = %+v; want a zoombroker.connect success with an account id", got)
+	}
+	a, err := e.store.GetAccount(context.Background(), got.AccountID)
+	must(t, err)
+	if len(a.Owners) != 1 || a.Owners[0] != "customer-popup" {
+		t.Errorf("popup account owners = %q; want [customer-popup]", a.Owners)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/zoombroker/zoombroker/broker/events"
+	"github.com/zoombroker/zoombroker/broker/metrics"
 	"github.com/zoombroker/zoombroker/broker/secret"
 	"github.com/zoombroker/zoombroker/broker/tokens"
 	"github.com/zoombroker/zoombroker/store"
@@ -39,6 +41,19 @@ type Config struct {
 	// app without one has no webhook endpoint.
 	WebhookSecrets map[store.App]secret.Secret
 
+	// ConnectRedirects lists the URL prefixes that connect sessions may
+	// send end users back to, such as https://app.example.com/zoom/. Empty
+	// means connect sessions cannot be created.
+	ConnectRedirects []string
+
+	// ConnectSessionTTL is how long a connect link stays valid; zero
+	// means 15 minutes.
+	ConnectSessionTTL time.Duration
+
+	// BrandName is the company name the connect page shows; empty means
+	// "zoombroker".
+	BrandName string
+
 	// Sandbox labels the console as running against the built-in Zoom
 	// sandbox.
 	Sandbox bool
@@ -47,8 +62,36 @@ type Config struct {
 	// sandbox under "/sandbox" in dev mode). The prefix is stripped.
 	Mounts map[string]http.Handler
 
-	// Version is shown in the console footer.
+	// Version is shown in the console footer and in /readyz.
 	Version string
+
+	// Metrics counts requests by route and status when set; nil records
+	// nothing.
+	Metrics *metrics.Metrics
+
+	// ServeMetrics serves Metrics at GET /metrics on this server. Leave it
+	// false when the metrics have a listener of their own.
+	ServeMetrics bool
+
+	// ReadyChecks run on every GET /readyz after the store's Ping. Each
+	// must be cheap, because orchestrators poll readiness every second.
+	ReadyChecks []ReadyCheck
+
+	// Backup streams a consistent copy of the store for GET /ops/backup;
+	// nil answers that endpoint with 501.
+	Backup Backuper
+
+	// Events manages the webhook endpoints of /v1/webhooks and the
+	// console's events page; nil answers those with 404.
+	Events *events.Service
+
+	// ProxyTimeout bounds one call through the Zoom API proxy, the
+	// response body included. Zero means DefaultProxyTimeout.
+	ProxyTimeout time.Duration
+
+	// Security holds the audit log, trusted proxies, the SSO header,
+	// client certificates and the limit on failed authentications.
+	Security SecurityConfig
 }
 
 func (c Config) validate() error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/zoombroker/zoombroker/broker/tokens"
 	"github.com/zoombroker/zoombroker/broker/zoom"
 	"github.com/zoombroker/zoombroker/store"
 )
@@ -30,7 +31,7 @@ func (s *Server) startConnect(c echo.Context) error {
 	if !app.Valid() {
 		return newError(http.StatusNotFound, "not_found", "Unknown app %s; the apps are zoom and zoom_admin.", quote(string(app)))
 	}
-	return s.redirectToZoom(c, app, "")
+	return s.redirectToZoomFor(c, app, "", "")
 }
 
 func (s *Server) reconnectAccount(c echo.Context) error {
@@ -42,10 +43,12 @@ func (s *Server) reconnectAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.redirectToZoom(c, a.App, a.ID)
+	return s.redirectToZoomFor(c, a.App, a.ID, "")
 }
 
-func (s *Server) redirectToZoom(c echo.Context, app store.App, accountID string) error {
+// redirectToZoomFor starts a flow for an app: a reconnect of accountID from
+// the console, or the connect link sessionID, or neither.
+func (s *Server) redirectToZoomFor(c echo.Context, app store.App, accountID, sessionID string) error {
 	cred, ok := s.tokens.Credentials(app)
 	if !ok {
 		return newError(http.StatusConflict, "app_not_configured", "%s is not configured on this broker: set its client id and secret, then restart.", appName(app))
@@ -56,6 +59,7 @@ func (s *Server) redirectToZoom(c echo.Context, app store.App, accountID string)
 		Verifier:  randomToken(48),
 		App:       string(app),
 		AccountID: accountID,
+		SessionID: sessionID,
 		Expires:   s.now().Add(connectTTL),
 	}
 	if err := s.setCookie(c, connectCookie, "/oauth", st, connectTTL); err != nil {
@@ -69,6 +73,9 @@ type callbackProblem struct {
 	status  int
 	heading string
 	detail  string
+
+	// linkCode is the error code a connect link's application receives.
+	linkCode string
 }
 
 func (s *Server) callbackFailed(c echo.Context, p callbackProblem, logMsg string, attrs ...any) error {
@@ -86,40 +93,50 @@ func (s *Server) callback(c echo.Context) error {
 	q := c.QueryParams()
 	for name, values := range q {
 		if len(values) > 1 {
-			return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "The answer from Zoom is not valid", "The parameter " + name + " appeared more than once. Start again from the console."}, "callback rejected: duplicate parameter", "param", name)
+			return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "The answer from Zoom is not valid", "The parameter " + name + " appeared more than once. Start again from the console.", ""}, "callback rejected: duplicate parameter", "param", name)
 		}
 	}
 
 	if zerr := q.Get("error"); zerr != "" {
 		if stateMatches(q.Get("state"), st, haveCookie) {
 			s.clearCookie(c, connectCookie, "/oauth")
+			if st.SessionID != "" {
+				code := "zoom_error"
+				if zerr == "access_denied" {
+					code = "access_denied"
+				}
+				return s.finishLink(c, st.SessionID, "", code)
+			}
 		}
 		if zerr == "access_denied" {
-			return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Access was declined", "You declined access at Zoom, so no account was connected. Start again if that was a mistake."}, "callback: access denied at zoom")
+			return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Access was declined", "You declined access at Zoom, so no account was connected. Start again if that was a mistake.", ""}, "callback: access denied at zoom")
 		}
 		code := "an unrecognized error code"
 		if oauthErrorCode.MatchString(zerr) {
 			code = "the error code " + zerr
 		}
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom returned an error", "Zoom did not grant access and returned " + code + ". No account was connected. Start again, or check the app's settings at Zoom."}, "callback: zoom returned an error", "zoom_error", quote(zerr))
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom returned an error", "Zoom did not grant access and returned " + code + ". No account was connected. Start again, or check the app's settings at Zoom.", ""}, "callback: zoom returned an error", "zoom_error", quote(zerr))
 	}
 	if !haveCookie {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again from the console."}, "callback rejected: no connect cookie")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again from the console.", ""}, "callback rejected: no connect cookie")
 	}
 	if !s.now().Before(st.Expires) {
 		s.clearCookie(c, connectCookie, "/oauth")
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt is older than 10 minutes. No account was connected. Start again from the console."}, "callback rejected: connect state expired")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt is older than 10 minutes. No account was connected. Start again from the console.", ""}, "callback rejected: connect state expired")
 	}
 	state := q.Get("state")
 	if !stateMatches(state, st, haveCookie) {
 		// The cookie stays: a forged callback must not spoil the real one
 		// that may still arrive.
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "The answer from Zoom does not match", "The state parameter is missing or belongs to another connect attempt, so the answer was not accepted. No account was connected. Start again from the console."}, "callback rejected: state mismatch")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "The answer from Zoom does not match", "The state parameter is missing or belongs to another connect attempt, so the answer was not accepted. No account was connected. Start again from the console.", ""}, "callback rejected: state mismatch")
 	}
 	s.clearCookie(c, connectCookie, "/oauth")
 	code := q.Get("code")
+	if code == "" && st.SessionID != "" {
+		return s.finishLink(c, st.SessionID, "", "missing_code")
+	}
 	if code == "" {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom sent no authorization code", "The answer from Zoom carried no code, so no account was connected. Start again from the console."}, "callback rejected: no code")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom sent no authorization code", "The answer from Zoom carried no code, so no account was connected. Start again from the console.", ""}, "callback rejected: no code")
 	}
 
 	return s.finishConnect(c, st, code)
@@ -127,11 +144,28 @@ func (s *Server) callback(c echo.Context) error {
 
 func (s *Server) finishConnect(c echo.Context, st connectState, code string) error {
 	app := store.App(st.App)
+	ctx := c.Request().Context()
+
+	// A connect link's flow adds its external user as an owner and ends at
+	// the application's redirect URLs instead of the console.
+	opts := tokens.ConnectOptions{Console: true}
+	failed := s.callbackFailed
+	if st.SessionID != "" {
+		cs, err := s.store.GetConnectSession(ctx, st.SessionID)
+		if err != nil {
+			return err
+		}
+		opts = tokens.ConnectOptions{Owner: cs.ExternalUserID}
+		failed = func(c echo.Context, p callbackProblem, logMsg string, attrs ...any) error {
+			s.log.Warn(logMsg, append(attrs, "session_id", cs.ID)...)
+			return s.finishLink(c, cs.ID, "", p.linkCode)
+		}
+	}
+
 	cred, ok := s.tokens.Credentials(app)
 	if !ok {
-		return s.callbackFailed(c, callbackProblem{http.StatusConflict, "The app is not configured", appName(app) + " has no client credentials on this broker any more."}, "callback: app not configured", "app", st.App)
+		return failed(c, callbackProblem{http.StatusConflict, "The app is not configured", appName(app) + " has no client credentials on this broker any more.", "app_not_configured"}, "callback: app not configured", "app", st.App)
 	}
-	ctx := c.Request().Context()
 
 	tok, err := s.tokens.Zoom().Exchange(ctx, cred, code, s.redirectURI(), st.Verifier)
 	if err != nil {
@@ -140,17 +174,21 @@ func (s *Server) finishConnect(c echo.Context, st connectState, code string) err
 		if errors.As(err, &zerr) && zerr.Code != "" {
 			detail += " (" + zerr.Code + ")"
 		}
-		return s.callbackFailed(c, callbackProblem{http.StatusBadGateway, "Zoom did not complete the connection", detail + ". No account was connected. Start again from the console."}, "callback: code exchange failed", "app", st.App, "err", err)
+		return failed(c, callbackProblem{http.StatusBadGateway, "Zoom did not complete the connection", detail + ". No account was connected. Start again from the console.", "exchange_failed"}, "callback: code exchange failed", "app", st.App, "err", err)
 	}
 
 	user, err := s.tokens.Zoom().Me(ctx, tok.AccessToken)
 	if err != nil {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadGateway, "Zoom did not say who you are", "The broker could not read the Zoom user behind the new grant. No account was connected. Start again from the console."}, "callback: users/me failed", "app", st.App, "err", err)
+		return failed(c, callbackProblem{http.StatusBadGateway, "Zoom did not say who you are", "The broker could not read the Zoom user behind the new grant. No account was connected. Start again from the console.", "identity_failed"}, "callback: users/me failed", "app", st.App, "err", err)
 	}
 
-	acct, reconnected, err := s.tokens.Connect(ctx, app, tok, user)
+	acct, reconnected, err := s.tokens.Connect(ctx, app, tok, user, opts)
 	if err != nil {
 		return err
+	}
+	s.recordConnect(c, acct, reconnected, st.SessionID)
+	if st.SessionID != "" {
+		return s.finishLink(c, st.SessionID, acct.ID, "")
 	}
 	done := "connected"
 	switch {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/zoombroker/zoombroker/broker/auth"
+	"github.com/zoombroker/zoombroker/broker/audit"
 	"github.com/zoombroker/zoombroker/store"
 	"github.com/zoombroker/zoombroker/templates"
 )
@@ -43,26 +42,15 @@ func (s *Server) registerConsole(e *echo.Echo) {
 	e.POST("/accounts/:id/reconnect", s.reconnectAccount, csrf, signedIn)
 	e.POST("/connect/:app", s.startConnect, csrf, signedIn)
 	e.GET("/oauth/callback", s.callback)
+	e.GET("/connect", s.linkPage)
+	e.POST("/connect/start", s.linkStart)
 
 	e.GET("/keys", s.keysPage, csrf, signedIn)
 	e.POST("/keys", s.createKey, csrf, signedIn)
 	e.POST("/keys/:id/revoke", s.revokeKey, csrf, signedIn)
-}
 
-// requireSession sends a visitor without a valid session to the sign-in
-// page.
-func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		sess, ok := s.currentSession(c)
-		if !ok {
-			if c.Request().Method == http.MethodGet {
-				return c.Redirect(http.StatusSeeOther, "/signin?next="+c.Request().URL.EscapedPath())
-			}
-			return c.Redirect(http.StatusSeeOther, "/signin")
-		}
-		c.Set(ctxOperator, sess.Operator)
-		return next(c)
-	}
+	e.GET("/events", s.eventsPage, csrf, signedIn)
+	e.GET("/audit", s.auditPage, csrf, signedIn)
 }
 
 // page collects what every template needs.
@@ -102,38 +90,6 @@ func safeNext(next string) string {
 
 func (s *Server) signInPage(c echo.Context) error {
 	return c.Render(http.StatusOK, "signin.html", s.page(c, "Sign in", map[string]any{"Next": safeNext(c.QueryParam("next"))}))
-}
-
-func (s *Server) signIn(c echo.Context) error {
-	name := strings.TrimSpace(c.FormValue("name"))
-	password := c.FormValue("password")
-	next := safeNext(c.FormValue("next"))
-
-	op, err := s.store.GetOperator(c.Request().Context(), name)
-	var hash []byte
-	switch {
-	case err == nil:
-		hash = op.PasswordHash
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("get operator: %w", err)
-	}
-	if err := auth.CheckPassword(hash, password); err != nil {
-		s.log.Warn("sign-in failed", "operator", name, "remote_ip", c.RealIP())
-		return c.Render(http.StatusUnauthorized, "signin.html", s.page(c, "Sign in", map[string]any{
-			"Next": next, "Name": name, "Error": "The name or the password is wrong.",
-		}))
-	}
-
-	if err := s.setCookie(c, sessionCookie, "/", session{Operator: op.Name, Expires: s.now().Add(sessionTTL)}, sessionTTL); err != nil {
-		return err
-	}
-	s.log.Info("operator signed in", "operator", op.Name, "remote_ip", c.RealIP())
-	return c.Redirect(http.StatusSeeOther, next)
-}
-
-func (s *Server) signOut(c echo.Context) error {
-	s.clearCookie(c, sessionCookie, "/")
-	return c.Redirect(http.StatusSeeOther, "/signin")
 }
 
 // notices are the messages a redirect may ask a page to show. Only these
@@ -203,8 +159,10 @@ func (s *Server) revokeAccount(c echo.Context) error {
 	op := c.Get(ctxOperator).(string)
 	res, err := s.tokens.Revoke(c.Request().Context(), id, "revoked in the console by "+op)
 	if err != nil {
+		s.record(c, store.AuditEntry{Action: audit.ActionAccountRevoke, Outcome: audit.OutcomeFailed, Detail: classify(err).Message})
 		return err
 	}
+	s.record(c, store.AuditEntry{Action: audit.ActionAccountRevoke, Outcome: audit.OutcomeOK, Detail: revokeDetail(res.ZoomError)})
 	if res.ZoomError != nil {
 		return c.Render(http.StatusOK, "account.html", s.page(c, "Account "+id, map[string]any{
 			"Account": s.row(res.Account),

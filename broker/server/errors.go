@@ -52,6 +52,11 @@ func classify(err error) *apiError {
 	if he, ok := errorsAs[*echo.HTTPError](err); ok {
 		return fromHTTPError(he)
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// Before the Zoom case: a refresh that failed because the database
+		// is gone is not Zoom's fault.
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "The broker's database cannot be reached; retry later.", RetryAfter: 5, Err: err}
+	}
 	if u, ok := tokens.IsUnavailable(err); ok {
 		secs := int(u.RetryAfter.Seconds() + 0.999)
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "zoom_unavailable", Message: "Zoom is unavailable and the stored token does not have the requested life left; retry later.", RetryAfter: secs, Err: err}
@@ -96,6 +101,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// for a wrong token, 400 for a missing one.
 		ae = &apiError{Status: http.StatusForbidden, Code: "csrf_failed", Message: "The form expired or did not come from this console; reload the page and try again.", Err: he}
 	}
+	s.auditRejection(c, ae)
 	if ae.Status >= 500 {
 		s.log.Error("request failed", "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	}

@@ -61,6 +61,10 @@ type env struct {
 	logs    *syncBuffer
 
 	zoomSecret string
+
+	// app is the customer's application that connect links send end users
+	// back to.
+	app *customerApp
 }
 
 const (
@@ -89,15 +93,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	setup := newEnvSetup(opts)
 	e := &env{t: t, clock: &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// The broker's address must be known before the sandbox registers its
 	// redirect URL, so the listener starts first.
 	e.broker = httptest.NewUnstartedServer(nil)
-	baseURL, _ := url.Parse("http://" + e.broker.Listener.Addr().String())
+	baseURL, _ := url.Parse(setup.scheme() + "://" + e.broker.Listener.Addr().String())
 	redirect := baseURL.String() + "/oauth/callback"
 
 	zoomSecret, adminSecret := rand.Text(), rand.Text()
@@ -113,6 +118,8 @@ func newEnv(t *testing.T) *env {
 	zs := httptest.NewServer(e.sandbox.Handler())
 	t.Cleanup(zs.Close)
 	e.zoomURL = zs.URL
+
+	e.app = newCustomerApp(t)
 
 	e.dbPath = filepath.Join(t.TempDir(), "zoombroker.db")
 	db, err := bolt.Open(e.dbPath, bolt.Options{})
@@ -147,16 +154,20 @@ func newEnv(t *testing.T) *env {
 
 	cookieKey := make([]byte, 64)
 	rand.Read(cookieKey)
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Tokens: e.tokens, Store: db, BaseURL: baseURL, CookieKeys: [][]byte{cookieKey},
 		WebhookSecrets: map[store.App]secret.Secret{store.AppZoom: webhookSecret, store.AppZoomAdmin: webhookSecret + "-admin"},
 		Logger:         logger, Now: e.clock.Now, Sandbox: true, Version: "test",
-	})
+		ConnectRedirects: []string{e.app.URL + "/zoom/"},
+		BrandName:        "Acme Scheduling",
+	}
+	setup.configure(e, &cfg)
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.broker.Config.Handler = srv.Handler()
-	e.broker.Start()
+	setup.start(e.broker)
 	t.Cleanup(e.broker.Close)
 
 	e.addOperator()
@@ -188,6 +199,7 @@ func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{
 		Jar:           jar,
+		Transport:     e.broker.Client().Transport, // trusts the TLS test certificate
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -286,7 +298,7 @@ func (e *env) api(method, path, body string, key ...string) (*http.Response, str
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.broker.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/zoombroker/zoombroker/broker/audit"
 	"github.com/zoombroker/zoombroker/broker/auth"
 	"github.com/zoombroker/zoombroker/store"
 )
@@ -24,6 +27,8 @@ func (s *Server) renderKeys(c echo.Context, status int, data map[string]any) err
 		return fmt.Errorf("list API keys: %w", err)
 	}
 	data["Keys"] = keys
+	data["Now"] = s.now()
+	data["Apps"] = store.Apps
 	return c.Render(status, "keys.html", s.page(c, "API keys", data))
 }
 
@@ -32,13 +37,59 @@ func (s *Server) createKey(c echo.Context) error {
 	if err := auth.CheckKeyName(name); err != nil {
 		return s.renderKeys(c, http.StatusBadRequest, map[string]any{"Error": err.Error()})
 	}
-
-	k, full := auth.NewKey(name, s.now())
-	if err := s.store.CreateAPIKey(c.Request().Context(), k); err != nil {
-		return fmt.Errorf("create API key: %w", err)
+	now := s.now()
+	limits, expires, err := keyFormLimits(c, now)
+	if err != nil {
+		return s.renderKeys(c, http.StatusBadRequest, map[string]any{"Error": err.Error()})
 	}
-	s.log.Info("API key created", "key_id", k.ID, "operator", c.Get(ctxOperator))
+
+	k, full := auth.NewKey(name, now)
+	k.Limits, k.ExpiresAt = limits, expires
+	if err := auth.CreateKey(c.Request().Context(), s.store, k, now); err != nil {
+		return err
+	}
+	s.record(c, store.AuditEntry{Action: audit.ActionKeyCreate, Outcome: audit.OutcomeOK, Detail: keyDetail(k)})
+	s.log.Info("API key created", "key_id", k.ID, "limits", k.Limits.String(), "operator", c.Get(ctxOperator))
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.renderKeys(c, http.StatusOK, map[string]any{"NewKey": full.Reveal(), "NewKeyID": k.ID})
+}
+
+// keyFormLimits reads the limits and the expiry of the console's key form.
+// Apps come as checkboxes; no box checked means every app.
+func keyFormLimits(c echo.Context, now time.Time) (store.Limits, time.Time, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return store.Limits{}, time.Time{}, fmt.Errorf("the form could not be read")
+	}
+	apps, err := auth.ParseApps(strings.Join(form["apps"], ","))
+	if err != nil {
+		return store.Limits{}, time.Time{}, err
+	}
+	if len(apps) == len(store.Apps) {
+		apps = nil
+	}
+	accounts, err := auth.ParseAccountIDs(form.Get("accounts"))
+	if err != nil {
+		return store.Limits{}, time.Time{}, err
+	}
+	users, err := auth.ParseExternalUserIDs(form.Get("external_users"))
+	if err != nil {
+		return store.Limits{}, time.Time{}, err
+	}
+	expires, err := auth.ParseExpiry(form.Get("expires"), now)
+	if err != nil {
+		return store.Limits{}, time.Time{}, err
+	}
+	return store.Limits{Apps: apps, AccountIDs: accounts, ExternalUserIDs: users}, expires, nil
+}
+
+// keyDetail describes a key's limits and expiry for the audit log.
+func keyDetail(k store.APIKey) string {
+	d := "key " + k.ID + ", name " + strconv.Quote(k.Name) + ", " + k.Limits.String()
+	if !k.ExpiresAt.IsZero() {
+		d += ", expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return d
 }
 
 func (s *Server) revokeKey(c echo.Context) error {
@@ -56,6 +107,7 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.record(c, store.AuditEntry{Action: audit.ActionKeyRevoke, Outcome: audit.OutcomeOK, Detail: "key " + id})
 	s.log.Info("API key revoked", "key_id", id, "operator", c.Get(ctxOperator))
 	return c.Redirect(http.StatusSeeOther, "/keys?done=key_revoked")
 }

@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/zoombroker/zoombroker/broker/audit"
+	"github.com/zoombroker/zoombroker/broker/auth"
 	"github.com/zoombroker/zoombroker/broker/tokens"
 	"github.com/zoombroker/zoombroker/store"
 	"github.com/zoombroker/zoombroker/templates"
@@ -41,6 +44,12 @@ type Server struct {
 
 	// keyUse remembers when each API key's use was last written.
 	keyUse sync.Map // key id -> time.Time
+
+	// notReady is set while /readyz fails, so only changes are logged.
+	notReady atomic.Bool
+
+	// failures limits failed authentications per client address.
+	failures *auth.FailureLimiter
 }
 
 // New validates cfg and builds the server's routes.
@@ -61,6 +70,8 @@ func New(cfg Config) (*Server, error) {
 		now:    cfg.Now,
 		pages:  pages,
 		secure: cfg.BaseURL.Scheme == "https",
+
+		failures: newFailureLimiter(cfg.Security),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -92,35 +103,32 @@ func (s *Server) routes() *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Renderer = s
-	// No proxy is trusted: the address is the direct peer.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// The direct peer, unless trusted proxies are configured.
+	e.IPExtractor = s.ipExtractor()
 
+	// Metrics first, so they see the status the inner middleware wrote.
+	e.Use(s.cfg.Metrics.Middleware())
 	e.Use(middleware.Recover())
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		Generator: newRequestID,
-	}))
+	e.Use(s.requestID)
 	e.Use(s.logRequests())
-	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: fmt.Sprintf("%dB", maxBodyBytes),
+		// The Zoom API proxy streams bodies of any size.
+		Skipper: isProxyPath,
+	}))
 	e.Use(s.securityHeaders)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
+	s.registerOps(e)
 	for prefix, h := range s.cfg.Mounts {
 		e.Any(prefix+"/*", echo.WrapHandler(http.StripPrefix(prefix, h)))
 	}
 
 	s.registerAPI(e.Group("/v1"))
-	e.POST("/webhooks/zoom/:app", s.zoomWebhook)
+	e.POST("/webhooks/zoom/:app", s.zoomWebhook, s.audited(audit.ActionZoomWebhook, false))
 	s.registerConsole(e)
 	return e
-}
-
-func (s *Server) ready(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
-		s.log.Error("readiness check failed", "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "store": "unreachable"})
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready", "version": s.cfg.Version})
 }
 
 // securityHeaders sets the headers every response carries. The policy
@@ -170,7 +178,7 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 		LogError:     true,
 		HandleError:  true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			attrs := []any{"method", v.Method, "path", v.URIPath, "status", v.Status, "latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID, "remote_ip", v.RemoteIP}
+			attrs := []any{"method", v.Method, "path", v.URIPath, "route", c.Path(), "status", v.Status, "latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID, "remote_ip", v.RemoteIP}
 			if v.Error != nil && v.Status >= 500 {
 				attrs = append(attrs, "err", v.Error)
 			}
@@ -183,7 +191,7 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 // isAPI reports whether the request is for the JSON API.
 func isAPI(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/v1" || strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/webhooks/")
+	return p == "/v1" || strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/webhooks/") || strings.HasPrefix(p, "/ops/")
 }
 
 func errorsAs[T error](err error) (T, bool) {

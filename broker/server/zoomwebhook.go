@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/zoombroker/zoombroker/broker/audit"
 	"github.com/zoombroker/zoombroker/broker/secret"
 	"github.com/zoombroker/zoombroker/store"
 )
@@ -107,6 +108,9 @@ func (s *Server) zoomWebhook(c echo.Context) error {
 		acct, found, err := s.tokens.Deauthorize(c.Request().Context(), app, ev.Payload.UserID, ev.Payload.AccountID)
 		if err != nil {
 			return err
+		}
+		if found {
+			s.record(c, store.AuditEntry{Action: audit.ActionAccountDeauthorize, Outcome: audit.OutcomeOK, ActorType: audit.ActorZoom, Actor: string(app), AccountID: acct.ID})
 		}
 		return c.JSON(http.StatusOK, map[string]any{"deauthorized": found, "account_id": acct.ID})
 	}

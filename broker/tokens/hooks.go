@@ -30,7 +30,7 @@ func (nopObserver) Refresh(store.App, string, time.Duration) {}
 
 // Hand-out outcomes reported to a HandoutObserver.
 const (
-	HandoutStored           = "stored"    // the stored token had the life asked for
+	HandoutStored           = "stored"    // the stored token had the requested life
 	HandoutRefreshed        = "refreshed" // the request waited for a refresh at Zoom
 	HandoutNotFound         = "not_found"
 	HandoutNeedsReconnect   = "needs_reconnect"

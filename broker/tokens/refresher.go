@@ -68,6 +68,11 @@ func (s *Service) RunRefresher(ctx context.Context, cfg RefresherConfig) {
 			if _, err := s.PruneTombstones(ctx, now.Add(-s.tombstoneRetention)); err != nil {
 				s.log.Error("prune tombstones failed", "err", err)
 			}
+			// Expired connect links are kept a day so a late click still
+			// gets "expired" rather than "not valid".
+			if _, err := s.store.DeleteConnectSessions(ctx, now.Add(-24*time.Hour)); err != nil {
+				s.log.Error("prune connect sessions failed", "err", err)
+			}
 		}
 
 		n := s.RefreshDue(ctx, concurrency, batch)
@@ -113,6 +118,17 @@ func (s *Service) RefreshDue(ctx context.Context, concurrency, batch int) int {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+
+			if !s.claim(ctx, acct.ID) {
+				return
+			}
+			// The account is no longer due once handled, so the claim can
+			// go at once rather than linger until it expires.
+			defer func() {
+				if err := s.store.ReleaseLease(context.WithoutCancel(ctx), "claim/"+acct.ID, s.holder); err != nil {
+					s.log.Warn("release claim failed", "account_id", acct.ID, "err", err)
+				}
+			}()
 
 			if s.postpone(ctx, acct) {
 				return
@@ -177,4 +193,24 @@ func (s *Service) noteHandout(id string, now time.Time) {
 		return
 	}
 	s.lastHandout.Store(id, now)
+}
+
+// claimTTL is how long a background claim on a due account lasts. It only
+// spreads work: the refresh lease and the version check keep a refresh
+// single, whoever claims.
+const claimTTL = time.Minute
+
+// claim takes the account for this process's background refresh, so that
+// replicas reading the same due list share it instead of all waiting on
+// the same refresh lease. It reports false when another process has the
+// claim.
+func (s *Service) claim(ctx context.Context, id string) bool {
+	err := s.store.AcquireLease(ctx, "claim/"+id, s.holder, s.now(), claimTTL)
+	if errors.Is(err, store.ErrLeaseHeld) {
+		return false
+	}
+	if err != nil {
+		s.log.Warn("claim due account failed, refreshing anyway", "account_id", id, "err", err)
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/zoombroker/zoombroker/store"
@@ -92,6 +93,7 @@ func (s *Service) Tombstone(ctx context.Context, id, reason string) (store.Accou
 		a.TokenVersion++
 		a.Zoom = store.ZoomIdentity{}
 		a.Scopes = nil
+		a.Owners = nil
 		a.TokenExpiresAt = time.Time{}
 		a.RefreshTokenIssuedAt = time.Time{}
 		a.RefreshStartedAt = time.Time{}
@@ -173,4 +175,63 @@ func (s *Service) PruneTombstones(ctx context.Context, cutoff time.Time) (int, e
 		s.log.Info("tombstones pruned", "count", deleted, "revoked_before", cutoff)
 	}
 	return deleted, nil
+}
+
+// OwnerRemoval is the outcome of RemoveOwner for one account.
+type OwnerRemoval struct {
+	AccountID string
+
+	// Revoked is true when the account had no owner left and was revoked.
+	Revoked bool
+
+	// ZoomRevoked is false when the revoke at Zoom failed; the tokens were
+	// deleted here anyway.
+	ZoomRevoked bool
+}
+
+// RemoveOwner removes an external user from every account it owns, as its
+// data-deletion request asks. An account left with no owner, and not
+// connected in the console, is revoked at Zoom and becomes a tombstone.
+func (s *Service) RemoveOwner(ctx context.Context, externalUserID string) ([]OwnerRemoval, error) {
+	var owned []string
+	after := ""
+	for {
+		page, next, err := s.store.ListAccounts(ctx, store.ListOptions{Filter: store.AccountFilter{ExternalUserID: externalUserID}, After: after, Limit: 500})
+		if err != nil {
+			return nil, fmt.Errorf("list accounts of owner: %w", err)
+		}
+		for _, a := range page {
+			owned = append(owned, a.ID)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+
+	var out []OwnerRemoval
+	for _, id := range owned {
+		acct, err := s.store.UpdateAccount(ctx, id, func(a store.Account) (store.Account, error) {
+			a.Owners = slices.DeleteFunc(slices.Clone(a.Owners), func(o string) bool { return o == externalUserID })
+			a.UpdatedAt = s.now().UTC()
+			return a, nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("remove owner from account %s: %w", id, err)
+		}
+
+		r := OwnerRemoval{AccountID: id}
+		if len(acct.Owners) == 0 && !acct.ConsoleConnected && acct.Status != store.StatusRevoked {
+			res, err := s.Revoke(ctx, id, "its last owner asked for the data to be deleted")
+			if err != nil {
+				return out, err
+			}
+			r.Revoked, r.ZoomRevoked = true, res.ZoomRevoked
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

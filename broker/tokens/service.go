@@ -10,6 +10,7 @@ import (
 	mathrand "math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -255,13 +256,29 @@ func (s *Service) schedule(expiry time.Time) time.Time {
 // user for zoom, the same Zoom account for zoom_admin) that account gets the
 // new tokens and becomes active again, and reconnected is true: Zoom has
 // invalidated the earlier grant's tokens, so a second account would be dead.
-func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, user zoom.User) (acct store.Account, reconnected bool, err error) {
+//
+// With ConnectOptions.Owner the external user is added to the account's
+// owners; with ConnectOptions.Console the account is marked as connected by
+// an operator.
+func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, user zoom.User, opts ...ConnectOptions) (acct store.Account, reconnected bool, err error) {
+	var opt ConnectOptions
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	identity := store.ZoomIdentity{UserID: user.ID, AccountID: user.AccountID, Email: user.Email, DisplayName: user.Name()}
 	rec := tokenRecord{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt, Scopes: tok.Scopes}
 	now := s.now().UTC()
 
 	s.connectMu.Lock()
 	defer s.connectMu.Unlock()
+
+	// Replicas sharing the store serialize connects of one grant through a
+	// lease, so two of them cannot both create an account for it.
+	release, err := s.lockGrant(ctx, app, identity)
+	if err != nil {
+		return store.Account{}, false, err
+	}
+	defer release()
 
 	existing, err := s.store.FindAccount(ctx, app, identity)
 	switch {
@@ -273,6 +290,7 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 		acct, err = s.store.UpdateAccount(ctx, existing.ID, func(a store.Account) (store.Account, error) {
 			a.Zoom = identity
 			a.Status = store.StatusActive
+			opt.apply(&a)
 			a.Scopes = tok.Scopes
 			a.UpdatedAt = now
 			a.Token = blob
@@ -292,24 +310,9 @@ func (s *Service) Connect(ctx context.Context, app store.App, tok zoom.Token, us
 		return acct, true, nil
 
 	case errors.Is(err, store.ErrNotFound):
-		id := newAccountID()
-		blob, err := s.sealRecord(id, rec)
+		acct, err = s.NewAccount(app, tok, user, opt)
 		if err != nil {
 			return store.Account{}, false, err
-		}
-		acct = store.Account{
-			ID:                   id,
-			App:                  app,
-			Zoom:                 identity,
-			Status:               store.StatusActive,
-			Scopes:               tok.Scopes,
-			CreatedAt:            now,
-			UpdatedAt:            now,
-			Token:                blob,
-			TokenVersion:         1,
-			TokenExpiresAt:       tok.Expiry,
-			RefreshTokenIssuedAt: tok.IssuedAt,
-			NextRefreshAt:        s.schedule(tok.Expiry),
 		}
 		if err := s.store.CreateAccount(ctx, acct); err != nil {
 			return store.Account{}, false, fmt.Errorf("create account: %w", err)
@@ -349,3 +352,52 @@ func (s *Service) Zoom() *zoom.Client { return s.zoom }
 // closes: a refresh cut off after Zoom rotated the token would lose the
 // account.
 func (s *Service) Wait() { s.inflight.Wait() }
+
+// ConnectOptions says who connected a grant.
+type ConnectOptions struct {
+	// Owner is the external user id of a connect link; empty for none.
+	Owner string
+
+	// Console is true when an operator connected the grant in the console.
+	Console bool
+}
+
+func (o ConnectOptions) apply(a *store.Account) {
+	if o.Owner != "" && !slices.Contains(a.Owners, o.Owner) {
+		a.Owners = append(slices.Clone(a.Owners), o.Owner)
+	}
+	if o.Console {
+		a.ConsoleConnected = true
+	}
+}
+
+// lockGrant takes the lease that serializes connects of one Zoom grant
+// across processes, waiting up to ten seconds, and returns its release.
+func (s *Service) lockGrant(ctx context.Context, app store.App, identity store.ZoomIdentity) (func(), error) {
+	subject := identity.UserID
+	if app == store.AppZoomAdmin {
+		subject = identity.AccountID
+	}
+	name := "connect/" + string(app) + "/" + subject
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.store.AcquireLease(ctx, name, s.holder, s.now(), 30*time.Second)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrLeaseHeld) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock grant for connect: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(leasePoll):
+		}
+	}
+	return func() {
+		if err := s.store.ReleaseLease(context.WithoutCancel(ctx), name, s.holder); err != nil {
+			s.log.Warn("release connect lease failed", "app", string(app), "err", err)
+		}
+	}, nil
+}

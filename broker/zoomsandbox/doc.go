@@ -20,8 +20,8 @@
 //
 // Tests drive the consent page without a browser through [Sandbox.Approve]
 // and [Sandbox.Decline], and inject faults with [Sandbox.FailRefreshes],
-// [Sandbox.DropRefreshResponses], [Sandbox.SetTokenLatency] and
-// [Sandbox.ExpireAccessTokens].
+// [Sandbox.DropRefreshResponses], [Sandbox.SetTokenLatency],
+// [Sandbox.LimitTokenRate] and [Sandbox.ExpireAccessTokens].
 //
 // # Zoom behaviour it copies
 //

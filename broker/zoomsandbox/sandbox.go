@@ -156,6 +156,7 @@ type Sandbox struct {
 	refresh  map[string]*grant   // current refresh token of each live grant
 	issued   []string
 	faults   faults
+	limit    tokenLimit
 	counts   counts
 	rates    map[string]rateWindow
 	meetings int64 // meetings created, for their ids

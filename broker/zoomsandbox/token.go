@@ -79,6 +79,9 @@ func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !sleepContext(r.Context(), latency) {
 		return // the client went away
 	}
+	if s.writeRateLimited(w) {
+		return
+	}
 	if grantType == "refresh_token" && s.writeInjectedFailure(w) {
 		return
 	}

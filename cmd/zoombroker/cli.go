@@ -49,6 +49,11 @@ Usage:
   zoombroker keys revoke ID           revoke an API key
   zoombroker operators add NAME       add a console operator
   zoombroker operators list           list console operators
+  zoombroker migrate --from S --to T  copy everything between bbolt and PostgreSQL
+  zoombroker rotate-keys              seal every token record with the first encryption key
+  zoombroker backup FILE              copy the database to FILE, also while the broker runs
+  zoombroker restore FILE             put a backup in place (broker stopped)
+  zoombroker healthcheck              exit 0 if the local broker answers /healthz
   zoombroker version                  print the version
   zoombroker help [COMMAND]           print the help of a command
 
@@ -90,6 +95,16 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.keys(ctx, rest)
 	case "operators":
 		return c.operators(ctx, rest)
+	case "migrate":
+		return c.migrate(ctx, rest)
+	case "rotate-keys":
+		return c.rotateKeys(ctx, rest)
+	case "backup":
+		return c.backup(ctx, rest)
+	case "restore":
+		return c.restore(ctx, rest)
+	case "healthcheck":
+		return c.healthcheck(ctx, rest)
 	case "version":
 		if len(rest) > 0 {
 			return &usageError{topic: "version", msg: "version takes no arguments"}
@@ -115,6 +130,14 @@ func (c *cli) help(args []string) error {
 		fmt.Fprint(c.stdout, keysUsage)
 	case "operators":
 		fmt.Fprint(c.stdout, operatorsUsage)
+	case "migrate":
+		fmt.Fprint(c.stdout, migrateUsage)
+	case "rotate-keys":
+		fmt.Fprint(c.stdout, rotateKeysUsage)
+	case "backup", "restore":
+		fmt.Fprint(c.stdout, backupUsage)
+	case "healthcheck":
+		fmt.Fprint(c.stdout, healthcheckUsage)
 	case "version":
 		fmt.Fprint(c.stdout, "Usage: zoombroker version\n\nPrints the version of the binary.\n")
 	default:

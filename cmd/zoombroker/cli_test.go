@@ -135,7 +135,8 @@ func TestKeysCommands(t *testing.T) {
 	}
 	listed = runCLI(t, env, "", "keys", "list")
 	row := strings.Fields(strings.Split(listed.stdout, "\n")[1])
-	if got, want := row[3], "2026-03-01T12:00:00Z"; got != want {
+	// ID NAME LIMITS CREATED EXPIRES REVOKED LAST-USED
+	if got, want := row[5], "2026-03-01T12:00:00Z"; got != want {
 		t.Errorf("keys list REVOKED = %q; want %q", got, want)
 	}
 

@@ -54,6 +54,13 @@ type Config struct {
 	// Lifecycle holds the webhook secrets and the refresh schedule.
 	Lifecycle Lifecycle
 
+	// Ops holds the metrics listener, the shutdown grace and TLS.
+	Ops Ops
+
+	// Security holds trusted proxies, the SSO header, client
+	// certificates and the audit retention.
+	Security Security
+
 	// Dev runs the built-in sandbox in place of Zoom.
 	Dev bool
 
@@ -103,8 +110,13 @@ func parseConfig(vs values, dev bool) (Config, error) {
 	add(checkListen(vs.label(envListen), cfg.Listen))
 
 	var err error
+	cfg.Ops, err = parseOps(vs, cfg.Listen)
+	add(err)
 	cfg.BaseURL, err = parseBaseURL(vs, cfg.Listen)
 	add(err)
+	if cfg.BaseURL != nil && !vs[envBaseURL].set() && cfg.Ops.TLS() {
+		cfg.BaseURL.Scheme = "https"
+	}
 
 	cfg.DataDir = vs[envDataDir].text
 	if cfg.DataDir == "" {
@@ -122,6 +134,10 @@ func parseConfig(vs values, dev bool) (Config, error) {
 	add(err)
 	cfg.Lifecycle, err = parseLifecycle(vs)
 	add(err)
+	cfg.Security, err = parseSecurity(vs, cfg.Ops.TLS())
+	if err != nil {
+		problems = append(problems, unjoin(err)...)
+	}
 
 	if dev {
 		cfg.Warnings = append(cfg.Warnings, ignoredInDev(vs)...)

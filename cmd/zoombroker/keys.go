@@ -25,18 +25,28 @@ const cliLockTimeout = time.Second
 const maxNameLength = 64
 
 const keysUsage = `Usage:
-  zoombroker keys create --name NAME [--data-dir DIR]
+  zoombroker keys create --name NAME [--apps APPS] [--accounts IDS]
+                         [--external-users IDS] [--expires WHEN] [--data-dir DIR]
   zoombroker keys list [--data-dir DIR]
   zoombroker keys revoke ID [--data-dir DIR]
 
 Manages the API keys that services send as "Authorization: Bearer KEY".
 create prints the new key once; the broker stores only its hash. list
-prints id, name, creation, revocation and last use. revoke takes the id
-that list prints.
+prints id, name, limits, creation, expiry, revocation and last use. revoke
+takes the id that list prints.
+
+A key reaches every app and account unless limited: --apps zoom,zoom_admin
+limits it to those apps, --accounts acc_...,acc_... to those accounts, and
+--external-users to the accounts those external users connected through
+connect links; an account must pass every limit given. --expires takes a
+duration such as 720h or an RFC 3339 time; the key stops working then.
+The audit log, webhooks and backups need a key without limits.
 
 These commands open the data directory (--data-dir or ZOOMBROKER_DATA_DIR,
 default ./zoombroker-data) and need the broker to be stopped. While it
-runs, manage keys on the console's API keys page.
+runs, manage keys on the console's API keys page. When
+ZOOMBROKER_DATABASE_URL (or --database-url) is set, they use that
+PostgreSQL database instead, also while brokers run.
 `
 
 func (c *cli) keys(ctx context.Context, args []string) error {
@@ -60,7 +70,11 @@ func (c *cli) keys(ctx context.Context, args []string) error {
 func (c *cli) keysCreate(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys create")
 	name := fs.String("name", "", "name of the key, for example the service that uses it")
-	sf := addSettingFlags(fs, envDataDir)
+	appsFlag := fs.String("apps", "", "comma-separated apps the key may use: zoom, zoom_admin; default all")
+	accountsFlag := fs.String("accounts", "", "comma-separated account ids the key may use; default all")
+	usersFlag := fs.String("external-users", "", "comma-separated external user ids whose accounts the key may use; default all")
+	expiresFlag := fs.String("expires", "", "when the key stops working: a duration such as 720h or an RFC 3339 time; default never")
+	sf := addSettingFlags(fs, envDataDir, envDatabaseURL)
 	positional, err := c.parseFlags(fs, "keys", keysUsage, args)
 	if err != nil {
 		return err
@@ -71,6 +85,10 @@ func (c *cli) keysCreate(ctx context.Context, args []string) error {
 	if err := checkName("--name", *name); err != nil {
 		return &usageError{topic: "keys", msg: "keys create: " + err.Error()}
 	}
+	limits, expires, err := parseKeyLimits(*appsFlag, *accountsFlag, *usersFlag, *expiresFlag, c.now())
+	if err != nil {
+		return &usageError{topic: "keys", msg: "keys create: " + err.Error()}
+	}
 
 	db, err := c.openStore(sf, true, "create API keys on the console's API keys page")
 	if err != nil {
@@ -79,19 +97,20 @@ func (c *cli) keysCreate(ctx context.Context, args []string) error {
 	defer db.Close()
 
 	k, full := auth.NewKey(*name, c.now())
-	if err := db.CreateAPIKey(ctx, k); err != nil {
-		return fmt.Errorf("create API key: %w", err)
+	k.Limits, k.ExpiresAt = limits, expires
+	if err := auth.CreateKey(ctx, db, k, c.now()); err != nil {
+		return err
 	}
 
 	// The key alone goes to stdout, so scripts can capture it.
-	fmt.Fprintf(c.stderr, "Created API key %s (name %q). It will not be shown again:\n", k.ID, k.Name)
+	fmt.Fprintf(c.stderr, "Created API key %s (name %q, %s, expires %s). It will not be shown again:\n", k.ID, k.Name, k.Limits, formatExpiry(k.ExpiresAt))
 	fmt.Fprintln(c.stdout, full.Reveal())
 	return nil
 }
 
 func (c *cli) keysList(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys list")
-	sf := addSettingFlags(fs, envDataDir)
+	sf := addSettingFlags(fs, envDataDir, envDatabaseURL)
 	positional, err := c.parseFlags(fs, "keys", keysUsage, args)
 	if err != nil {
 		return err
@@ -116,16 +135,16 @@ func (c *cli) keysList(ctx context.Context, args []string) error {
 	}
 
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED\tLAST USED")
+	fmt.Fprintln(tw, "ID\tNAME\tLIMITS\tCREATED\tEXPIRES\tREVOKED\tLAST USED")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.RevokedAt), formatTime(k.LastUsedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Limits, formatTime(k.CreatedAt), formatExpiry(k.ExpiresAt), formatTime(k.RevokedAt), formatTime(k.LastUsedAt))
 	}
 	return tw.Flush()
 }
 
 func (c *cli) keysRevoke(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys revoke")
-	sf := addSettingFlags(fs, envDataDir)
+	sf := addSettingFlags(fs, envDataDir, envDatabaseURL)
 	positional, err := c.parseFlags(fs, "keys", keysUsage, args)
 	if err != nil {
 		return err
@@ -173,14 +192,19 @@ func revokeKey(ctx context.Context, db store.Store, id string, now time.Time) er
 	return nil
 }
 
-// openStore opens the database of the data directory for a CLI command.
-// With create false, a missing database is an error, because it usually
-// means the wrong data directory. whileRunning is the advice printed when a
-// running broker has locked the file.
-func (c *cli) openStore(sf *settingFlags, create bool, whileRunning string) (*bolt.DB, error) {
+// openStore opens the database for a CLI command: the PostgreSQL database
+// of ZOOMBROKER_DATABASE_URL when it is set, which running brokers share,
+// else the bbolt file of the data directory. With create false, a missing
+// bbolt file is an error, because it usually means the wrong data
+// directory. whileRunning is the advice printed when a running broker has
+// locked the file.
+func (c *cli) openStore(sf *settingFlags, create bool, whileRunning string) (store.Store, error) {
 	vs, err := sf.resolve(c.env)
 	if err != nil {
 		return nil, err
+	}
+	if usesPostgres(vs) {
+		return openPostgres(context.Background(), vs)
 	}
 	dir := vs[envDataDir].text
 	if dir == "" {
@@ -229,4 +253,35 @@ func formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// parseKeyLimits reads the limit and expiry flags of keys create.
+func parseKeyLimits(apps, accounts, users, expires string, now time.Time) (store.Limits, time.Time, error) {
+	var l store.Limits
+	var err error
+	if l.Apps, err = auth.ParseApps(apps); err != nil {
+		return l, time.Time{}, fmt.Errorf("--apps: %w", err)
+	}
+	if len(l.Apps) == len(store.Apps) {
+		l.Apps = nil // every app is no limit
+	}
+	if l.AccountIDs, err = auth.ParseAccountIDs(accounts); err != nil {
+		return l, time.Time{}, fmt.Errorf("--accounts: %w", err)
+	}
+	if l.ExternalUserIDs, err = auth.ParseExternalUserIDs(users); err != nil {
+		return l, time.Time{}, fmt.Errorf("--external-users: %w", err)
+	}
+	at, err := auth.ParseExpiry(expires, now)
+	if err != nil {
+		return l, time.Time{}, fmt.Errorf("--expires: %w", err)
+	}
+	return l, at, nil
+}
+
+// formatExpiry formats a key's expiry; zero is "never".
+func formatExpiry(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return formatTime(t)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/zoombroker/zoombroker/broker/secret"
@@ -18,6 +20,11 @@ type Lifecycle struct {
 	RefreshLead        time.Duration
 	RenewEvery         time.Duration
 	TombstoneRetention time.Duration
+
+	// ConnectRedirects are the URL prefixes connect links may return to.
+	ConnectRedirects  []string
+	ConnectSessionTTL time.Duration
+	BrandName         string
 }
 
 func parseLifecycle(vs values) (Lifecycle, error) {
@@ -38,6 +45,7 @@ func parseLifecycle(vs values) (Lifecycle, error) {
 		{envRefreshLead, &lc.RefreshLead, time.Minute},
 		{envRenewEvery, &lc.RenewEvery, time.Hour},
 		{envTombstoneRetention, &lc.TombstoneRetention, 0},
+		{envConnectSessionTTL, &lc.ConnectSessionTTL, time.Minute},
 	}
 	for _, d := range durations {
 		text := vs[d.env].text
@@ -51,6 +59,20 @@ func parseLifecycle(vs values) (Lifecycle, error) {
 		}
 		*d.dst = v
 	}
+	lc.BrandName = vs[envBrandName].text
+	for _, prefix := range strings.Split(vs[envConnectRedirects].text, ",") {
+		prefix = strings.TrimSpace(prefix)
+		if prefix == "" {
+			continue
+		}
+		u, err := url.Parse(prefix)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			problems = append(problems, fmt.Errorf("%s: %q is not an absolute http or https URL prefix without query or fragment; use one such as https://app.example.com/zoom/", vs.label(envConnectRedirects), prefix))
+			continue
+		}
+		lc.ConnectRedirects = append(lc.ConnectRedirects, prefix)
+	}
+
 	if lc.RefreshLead >= 50*time.Minute {
 		problems = append(problems, fmt.Errorf("%s: %s is not below Zoom's access token life of one hour; use 10m or less", vs.label(envRefreshLead), lc.RefreshLead))
 	}

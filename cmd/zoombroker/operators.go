@@ -23,7 +23,9 @@ twice without echo on a terminal, else the first line. It needs at least
 12 characters. --reset gives an existing operator a new password.
 
 These commands open the data directory (--data-dir or ZOOMBROKER_DATA_DIR,
-default ./zoombroker-data) and need the broker to be stopped.
+default ./zoombroker-data) and need the broker to be stopped. When
+ZOOMBROKER_DATABASE_URL (or --database-url) is set, they use that
+PostgreSQL database instead, also while brokers run.
 `
 
 func (c *cli) operators(ctx context.Context, args []string) error {
@@ -46,7 +48,7 @@ func (c *cli) operatorsAdd(ctx context.Context, args []string) error {
 	fs := newFlagSet("operators add")
 	passwordFile := fs.String("password-file", "", "file that contains the password")
 	reset := fs.Bool("reset", false, "set a new password for an existing operator")
-	sf := addSettingFlags(fs, envDataDir)
+	sf := addSettingFlags(fs, envDataDir, envDatabaseURL)
 	positional, err := c.parseFlags(fs, "operators", operatorsUsage, args)
 	if err != nil {
 		return err
@@ -104,7 +106,7 @@ func (c *cli) operatorsAdd(ctx context.Context, args []string) error {
 
 func (c *cli) operatorsList(ctx context.Context, args []string) error {
 	fs := newFlagSet("operators list")
-	sf := addSettingFlags(fs, envDataDir)
+	sf := addSettingFlags(fs, envDataDir, envDatabaseURL)
 	positional, err := c.parseFlags(fs, "operators", operatorsUsage, args)
 	if err != nil {
 		return err

@@ -10,16 +10,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/zoombroker/zoombroker/broker/metrics"
 	"github.com/zoombroker/zoombroker/broker/seal"
 	"github.com/zoombroker/zoombroker/broker/server"
 	"github.com/zoombroker/zoombroker/broker/tokens"
 	"github.com/zoombroker/zoombroker/broker/zoom"
 	"github.com/zoombroker/zoombroker/store"
-	"github.com/zoombroker/zoombroker/store/bolt"
 )
 
 // Limits of the HTTP server.
@@ -29,7 +28,6 @@ const (
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
-	shutdownGrace     = 30 * time.Second
 )
 
 // dbFile is the name of the bbolt file in the data directory.
@@ -60,13 +58,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn(w)
 	}
 
-	dbPath := filepath.Join(cfg.DataDir, dbFile)
-	db, err := bolt.Open(dbPath, bolt.Options{LockTimeout: serveLockTimeout})
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("another zoombroker is using %s; stop it or use its console, or set %s to another directory", dbPath, vs.label(envDataDir))
-	}
+	db, err := openServeStore(ctx, cfg, vs, log)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer func() {
 		if err := db.Close(); err != nil {
@@ -84,19 +78,30 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		mounts = map[string]http.Handler{sandboxPrefix: dev.sandbox.Handler()}
 	}
 
-	handler, ts, err := c.buildServer(cfg, db, log, mounts)
+	m := metrics.New(metrics.Options{Version: versionString(), Accounts: db, Now: c.now, Logger: log})
+	ops := opsWiring{metrics: m, backup: onlineBackup(db), ready: []server.ReadyCheck{schemaCheck(db)}}
+	sec, err := c.startSecurity(ctx, cfg, db, log, m)
+	if err != nil {
+		return err
+	}
+	defer sec.close()
+	ev, err := c.startEvents(ctx, cfg, vs, db, log)
+	if err != nil {
+		return err
+	}
+	handler, ts, err := c.buildServer(cfg, db, log, mounts, ops, sec, ev)
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	services, err := c.openListeners(cfg, vs, handler, m, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w; set %s to a free address", cfg.Listen, unwrapPath(err), vs.label(envListen))
+		return err
 	}
 	if dev != nil {
 		dev.printCredentials(c.stdout, cfg.BaseURL.String())
 	}
-	logStart(log, cfg, ln.Addr().String())
+	logStart(log, cfg, services[0].ln.Addr().String())
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -108,11 +113,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		defer close(refresherDone)
 		ts.RunRefresher(ctx, tokens.RefresherConfig{})
 	}()
+	ev.run(ctx)
 
-	err = serveHTTP(ctx, ln, handler, log)
+	deadline, err := serveHTTP(ctx, services, cfg.Ops.ShutdownGrace, log)
 	stop()
 	<-refresherDone
-	ts.Wait()
+	ev.wait()
+	err = errors.Join(err, waitRefreshes(ts, deadline, log))
 	if err != nil {
 		return err
 	}
@@ -135,7 +142,9 @@ func (c *cli) loadConfig(sf *settingFlags, dev bool) (Config, values, error) {
 	if err != nil {
 		problems = append(problems, unjoin(err)...)
 	}
-	if cfg.DataDir != "" {
+	// PostgreSQL replaces the data directory, except in dev mode, which
+	// keeps its generated keys there.
+	if cfg.DataDir != "" && (dev || !usesPostgres(vs)) {
 		if err := checkDataDir(vs, cfg.DataDir); err != nil {
 			problems = append(problems, err)
 		}
@@ -153,7 +162,7 @@ func unjoin(err error) []error {
 
 // buildServer wires the sealer, the Zoom client, the token service and the
 // HTTP server.
-func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts map[string]http.Handler) (http.Handler, *tokens.Service, error) {
+func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts map[string]http.Handler, ops opsWiring, sec *securityWiring, ev *eventsWiring) (http.Handler, *tokens.Service, error) {
 	sealer, err := seal.New(cfg.EncryptionKeys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", envEncryptionKey, err)
@@ -165,18 +174,23 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 		HTTP:     &http.Client{Timeout: cfg.ZoomTimeout},
 		Now:      c.now,
 	}
+	// The token service and the server see the store through the metrics
+	// decorator; readiness and backups use the store itself.
+	instrumented := ops.metrics.InstrumentStore(db)
 	ts, err := tokens.New(tokens.Config{
-		Store:  db,
-		Sealer: sealer,
-		Zoom:   zc,
-		Apps:   cfg.Apps,
-		Now:    c.now,
-		Logger: log,
+		Store:    instrumented,
+		Observer: ops.metrics,
+		Sealer:   sealer,
+		Zoom:     zc,
+		Apps:     cfg.Apps,
+		Now:      c.now,
+		Logger:   log,
 		// One refresh may be retried once when its outcome is unknown.
 		ZoomTimeout:        2 * cfg.ZoomTimeout,
 		RefreshLead:        cfg.Lifecycle.RefreshLead,
 		RenewEvery:         cfg.Lifecycle.RenewEvery,
 		TombstoneRetention: cfg.Lifecycle.TombstoneRetention,
+		Events:             ev.svc,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start token service: %w", err)
@@ -184,16 +198,29 @@ func (c *cli) buildServer(cfg Config, db store.Store, log *slog.Logger, mounts m
 
 	srv, err := server.New(server.Config{
 		Tokens:     ts,
-		Store:      db,
+		Store:      instrumented,
 		BaseURL:    cfg.BaseURL,
 		CookieKeys: cfg.CookieKeys,
 		Logger:     log,
 		Now:        c.now,
 		Sandbox:    cfg.Dev,
 
-		WebhookSecrets: cfg.Lifecycle.WebhookSecrets,
-		Mounts:         mounts,
-		Version:        versionString(),
+		WebhookSecrets:    cfg.Lifecycle.WebhookSecrets,
+		ConnectRedirects:  cfg.Lifecycle.ConnectRedirects,
+		ConnectSessionTTL: cfg.Lifecycle.ConnectSessionTTL,
+		BrandName:         cfg.Lifecycle.BrandName,
+		Mounts:            mounts,
+		Version:           versionString(),
+
+		Metrics:      ops.metrics,
+		ServeMetrics: cfg.Ops.MetricsListen == "",
+		ReadyChecks:  append(ops.ready, keysCheck(sealer)),
+		Backup:       ops.backup,
+
+		Security: sec.server,
+
+		Events:       ev.svc,
+		ProxyTimeout: ev.proxyTimeout,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start HTTP server: %w", err)
@@ -229,10 +256,13 @@ func logStart(log *slog.Logger, cfg Config, addr string) {
 		"apps_configured", configured,
 		"apps_not_configured", missing,
 		"dev", cfg.Dev,
+		"tls", cfg.Ops.TLS(),
+		"metrics_listen", cfg.Ops.MetricsListen,
 	)
 
-	if !isLoopback(cfg.Listen) && cfg.BaseURL.Scheme != "https" {
-		log.Warn("listening on a non-loopback address without TLS; put a TLS-terminating proxy in front and set "+
+	if plainHTTPExposed(cfg) {
+		log.Warn("listening on a non-loopback address without TLS, so tokens cross the network in clear text; set "+
+			envTLSCertFile+" and "+envTLSKeyFile+", or put a TLS-terminating proxy in front and set "+
 			envBaseURL+" to its https URL", "listen", cfg.Listen)
 	}
 }
@@ -249,38 +279,4 @@ func isLoopback(listen string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// serveHTTP serves until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve HTTP: %w", err)
-	case <-ctx.Done():
-	}
-
-	log.Info("shutting down", "grace", shutdownGrace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		hs.Close()
-		return fmt.Errorf("shut down HTTP server: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve HTTP: %w", err)
-	}
-	return nil
 }

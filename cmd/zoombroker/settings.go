@@ -15,6 +15,7 @@ const (
 	envListen            = "ZOOMBROKER_LISTEN"
 	envBaseURL           = "ZOOMBROKER_BASE_URL"
 	envDataDir           = "ZOOMBROKER_DATA_DIR"
+	envDatabaseURL       = "ZOOMBROKER_DATABASE_URL"
 	envEncryptionKey     = "ZOOMBROKER_ENCRYPTION_KEY"
 	envCookieKey         = "ZOOMBROKER_COOKIE_KEY"
 	envZoomClientID      = "ZOOMBROKER_ZOOM_CLIENT_ID"
@@ -31,6 +32,12 @@ const (
 	envRefreshLead            = "ZOOMBROKER_REFRESH_LEAD"
 	envRenewEvery             = "ZOOMBROKER_RENEW_EVERY"
 	envTombstoneRetention     = "ZOOMBROKER_TOMBSTONE_RETENTION"
+	envConnectRedirects       = "ZOOMBROKER_CONNECT_REDIRECTS"
+	envConnectSessionTTL      = "ZOOMBROKER_CONNECT_SESSION_TTL"
+	envBrandName              = "ZOOMBROKER_BRAND_NAME"
+
+	envWebhooks     = "ZOOMBROKER_WEBHOOKS"
+	envProxyTimeout = "ZOOMBROKER_PROXY_TIMEOUT"
 
 	// fileSuffix turns a secret's variable into the one that names a file.
 	fileSuffix = "_FILE"
@@ -71,6 +78,8 @@ var settings = []setting{
 		help: "public URL of the broker; the OAuth redirect URL is this plus /oauth/callback"},
 	{env: envDataDir, flag: "data-dir", def: defaultDataDir, arg: "DIR",
 		help: "directory of the database file zoombroker.db"},
+	{env: envDatabaseURL, flag: "database-url", secret: true, arg: "URL",
+		help: "postgres://USER:PASSWORD@HOST:PORT/DATABASE; stores everything in PostgreSQL instead of zoombroker.db, so replicas can share it"},
 	{env: envEncryptionKey, flag: "encryption-key", secret: true, arg: "KEYS",
 		help: "token encryption keys, id:base64-32-byte-key[,...]; the first encrypts, all decrypt"},
 	{env: envCookieKey, flag: "cookie-key", secret: true, arg: "KEYS",
@@ -101,6 +110,34 @@ var settings = []setting{
 		help: "longest time an account's refresh token goes without renewal, even when idle"},
 	{env: envTombstoneRetention, flag: "tombstone-retention", def: "720h", arg: "DURATION",
 		help: "how long a revoked or deauthorized account's tombstone is kept"},
+	{env: envConnectRedirects, flag: "connect-redirects", arg: "URLS",
+		help: "comma-separated URL prefixes that connect links may send end users back to, such as https://app.example.com/zoom/"},
+	{env: envConnectSessionTTL, flag: "connect-session-ttl", def: "15m", arg: "DURATION",
+		help: "how long a connect link stays valid"},
+	{env: envBrandName, flag: "brand-name", def: "zoombroker", arg: "NAME",
+		help: "company name the connect page shows to end users"},
+	{env: envMetricsListen, flag: "metrics-listen", arg: "ADDR",
+		help: "host:port of a separate listener for /metrics; unset serves /metrics on the main listener"},
+	{env: envShutdownGrace, flag: "shutdown-grace", def: defaultShutdownGrace, arg: "DURATION",
+		help: "how long shutdown waits for in-flight requests and refreshes after SIGTERM"},
+	{env: envTLSCertFile, flag: "tls-cert-file", arg: "FILE",
+		help: "PEM certificate chain; with --tls-key-file the main listener serves HTTPS (TLS 1.2 or newer)"},
+	{env: envTLSKeyFile, flag: "tls-key-file", arg: "FILE",
+		help: "PEM private key of the certificate in --tls-cert-file"},
+	{env: envTrustedProxies, flag: "trusted-proxies", arg: "CIDRS",
+		help: "comma-separated networks of reverse proxies in front of the broker, such as 10.0.0.0/24; their X-Forwarded-For names the client"},
+	{env: envTrustedHeader, flag: "trusted-header", arg: "NAME",
+		help: "header an SSO proxy sets to the signed-in user, such as X-Forwarded-Email; the console accepts it only from --trusted-proxies"},
+	{env: envClientCAFile, flag: "client-ca-file", arg: "FILE",
+		help: "PEM file of the CAs that issue client certificates; with TLS, callers may authenticate with a certificate instead of a key"},
+	{env: envClientCerts, flag: "client-certs", arg: "MAP",
+		help: "comma-separated IDENTITY=KEY_ID pairs: a certificate's URI SAN (spiffe://...) or CN=name, and the API key whose limits it gets"},
+	{env: envAuditRetention, flag: "audit-retention", def: defaultAuditRetention, arg: "DURATION",
+		help: "how long audit log entries are kept"},
+	{env: envWebhooks, flag: "webhooks", secret: true, arg: "ENDPOINTS",
+		help: "webhook endpoints for account events, URL|SECRET entries separated by commas"},
+	{env: envProxyTimeout, flag: "proxy-timeout", def: "60s", arg: "DURATION",
+		help: "time limit of one call through the Zoom API proxy, response body included"},
 }
 
 // settingFor returns the table entry of an environment variable. It panics

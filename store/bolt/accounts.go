@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func (db *DB) GetAccount(ctx context.Context, id string) (store.Account, error) 
 	var a store.Account
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		a, err = getAccount(tx, id)
+		a, err = db.readAccount(tx, id)
 		return err
 	})
 	if err != nil {
@@ -87,9 +88,14 @@ func (db *DB) FindAccount(ctx context.Context, app store.App, zoom store.ZoomIde
 // ListAccounts returns one page of accounts ordered by id, and the id to
 // pass as ListOptions.After for the next page ("" on the last page).
 //
-// NOTE: a filter makes it scan the accounts after opts.After until the page
-// is full and one more match is found, decoding only the filtered fields of
-// each record. With no filter it decodes only the accounts it returns.
+// A filter on an external user id, Zoom user id, Zoom account id or email
+// reads only the accounts with that value, through the filter index.
+//
+// NOTE: a filter on app or status alone makes it scan the accounts after
+// opts.After until the page is full and one more match is found, skipping
+// records without the value by a byte search and decoding only the
+// filtered fields of the rest. With no filter it decodes only the accounts
+// it returns.
 func (db *DB) ListAccounts(ctx context.Context, opts store.ListOptions) ([]store.Account, string, error) {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -101,6 +107,13 @@ func (db *DB) ListAccounts(ctx context.Context, opts store.ListOptions) ([]store
 		next string
 	)
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		if prefix := indexedPrefix(opts.Filter); prefix != nil {
+			var err error
+			page, next, err = listIndexed(tx, prefix, opts, limit)
+			return err
+		}
+
+		pre := newPrefilter(opts.Filter)
 		c := tx.Bucket(bucketAccounts).Cursor()
 		k, v := c.First()
 		if opts.After != "" {
@@ -111,6 +124,9 @@ func (db *DB) ListAccounts(ctx context.Context, opts store.ListOptions) ([]store
 		}
 
 		for ; k != nil; k, v = c.Next() {
+			if !pre.mayMatch(v) {
+				continue
+			}
 			ok, err := matches(opts.Filter, v)
 			if err != nil {
 				return fmt.Errorf("account %q: %w", k, err)
@@ -257,25 +273,41 @@ func decodeAccount(v []byte) (store.Account, error) {
 // putAccount writes the account record and adds its index entries. The
 // caller removes the entries of the previous version first.
 func putAccount(tx *bbolt.Tx, a store.Account) error {
-	v, err := json.Marshal(toRecord(a))
+	entries, err := accountEntries(a)
 	if err != nil {
-		return fmt.Errorf("encode account record: %w", err)
-	}
-	if err := tx.Bucket(bucketAccounts).Put([]byte(a.ID), v); err != nil {
 		return err
 	}
-
-	if k := identityKey(a); k != nil {
-		if err := tx.Bucket(bucketIdentity).Put(k, nil); err != nil {
-			return err
-		}
-	}
-	if k := dueKey(a); k != nil {
-		if err := tx.Bucket(bucketDue).Put(k, nil); err != nil {
+	for _, e := range entries {
+		if err := tx.Bucket(e.bucket).Put(e.key, e.value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// entry is one key and value to put in a bucket.
+type entry struct {
+	bucket, key, value []byte
+}
+
+// accountEntries returns the record of a and its index entries: every
+// key that putAccount writes.
+func accountEntries(a store.Account) ([]entry, error) {
+	v, err := json.Marshal(toRecord(a))
+	if err != nil {
+		return nil, fmt.Errorf("encode account record: %w", err)
+	}
+	entries := []entry{{bucketAccounts, []byte(a.ID), v}}
+	if k := identityKey(a); k != nil {
+		entries = append(entries, entry{bucketIdentity, k, nil})
+	}
+	if k := dueKey(a); k != nil {
+		entries = append(entries, entry{bucketDue, k, nil})
+	}
+	for _, k := range filterKeys(a) {
+		entries = append(entries, entry{bucketFilter, k, nil})
+	}
+	return entries, nil
 }
 
 // deleteIndexes removes the index entries of a stored account.
@@ -290,7 +322,7 @@ func deleteIndexes(tx *bbolt.Tx, a store.Account) error {
 			return err
 		}
 	}
-	return nil
+	return deleteFilterIndex(tx, a)
 }
 
 // matches reports whether the stored account v passes the filter. It
@@ -314,6 +346,8 @@ func matches(f store.AccountFilter, v []byte) (bool, error) {
 	case f.ZoomUserID != "" && f.ZoomUserID != r.ZoomUserID:
 		return false, nil
 	case f.ZoomAccountID != "" && f.ZoomAccountID != r.ZoomAccountID:
+		return false, nil
+	case f.ExternalUserID != "" && !slices.Contains(r.Owners, f.ExternalUserID):
 		return false, nil
 	}
 	return true, nil

@@ -15,8 +15,9 @@ import (
 )
 
 // SchemaVersion is the layout version this package reads and writes. Open
-// rejects a file with a newer version.
-const SchemaVersion = 1
+// rejects a file with a newer version. Version 2 added the account filter
+// index (accounts_by_field); Open migrates a version 1 file.
+const SchemaVersion = 2
 
 // defaultLockTimeout is the file lock wait when Options.LockTimeout is zero.
 const defaultLockTimeout = time.Second
@@ -31,8 +32,12 @@ var (
 	bucketAPIKeyHash = []byte("apikeys_by_hash")
 	bucketOperators  = []byte("operators")
 	bucketLeases     = []byte("leases")
+	bucketConnect    = []byte("connect_sessions")
+	bucketWebhooks   = []byte("webhooks")
+	bucketDeliveries = []byte("deliveries")
+	bucketQueued     = []byte("deliveries_queued")
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIdentity, bucketDue, bucketAPIKeys, bucketAPIKeyHash, bucketOperators, bucketLeases}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIdentity, bucketDue, bucketFilter, bucketAPIKeys, bucketAPIKeyHash, bucketOperators, bucketLeases, bucketWebhooks, bucketDeliveries, bucketQueued, bucketConnect, bucketAudit}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -53,6 +58,11 @@ type Options struct {
 type DB struct {
 	bdb  *bbolt.DB
 	path string
+
+	// accountCache and apiKeyCache spare GetAccount and GetAPIKey the
+	// JSON decoding of records read before; see decodeCache.
+	accountCache *decodeCache[store.Account]
+	apiKeyCache  *decodeCache[store.APIKey]
 }
 
 var _ store.Store = (*DB)(nil)
@@ -85,12 +95,20 @@ func Open(path string, opts Options) (*DB, error) {
 		if err := initSchema(tx); err != nil {
 			return err
 		}
+		if err := migrateFilterIndex(tx); err != nil {
+			return err
+		}
 		return dropLeases(tx)
 	}); err != nil {
 		_ = bdb.Close() // the schema error matters more than a close error
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	return &DB{bdb: bdb, path: path}, nil
+	return &DB{
+		bdb:          bdb,
+		path:         path,
+		accountCache: newDecodeCache(accountCacheSize, cloneAccount),
+		apiKeyCache:  newDecodeCache(apiKeyCacheSize, cloneAPIKey),
+	}, nil
 }
 
 // initSchema checks the schema version of an existing store, or creates the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestOpenSchema(t *testing.T) {
 		version string
 		hint    string
 	}{
-		{"newer", "2", "schema version 2 is newer"},
+		{"newer", "3", "schema version 3 is newer"},
 		{"invalid", "one", "invalid"},
 		{"zero", "0", "invalid"},
 	}
@@ -201,8 +202,8 @@ func TestMetaBucket(t *testing.T) {
 				t.Errorf("bucket %q is missing after Open", name)
 			}
 		}
-		if got := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); got != "1" {
-			t.Errorf("meta schema_version = %q; want %q", got, "1")
+		if got, want := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)), strconv.Itoa(SchemaVersion); got != want {
+			t.Errorf("meta schema_version = %q; want %q", got, want)
 		}
 		return nil
 	})

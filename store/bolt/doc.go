@@ -13,13 +13,19 @@
 //
 // The file has these buckets. Keys and values are bytes; records are JSON.
 //
-//	meta                        "schema_version" -> "1"
+//	meta                        "schema_version" -> "2"
 //	accounts                    account id -> account JSON
 //	accounts_by_identity        app 0x00 len(value) value account-id -> empty
 //	accounts_by_next_refresh    NextRefreshAt account-id -> empty
+//	accounts_by_field           field len(value) value account-id -> empty
 //	apikeys                     key id -> API key JSON
 //	apikeys_by_hash             hash -> key id
 //	operators                   name -> operator JSON
+//	leases                      name -> lease JSON
+//	webhooks                    webhook id -> webhook JSON
+//	deliveries                  big-endian delivery ID -> delivery JSON
+//	deliveries_queued           len(webhook id) webhook-id len(account id) account-id big-endian-ID -> empty
+//	audit                       big-endian audit entry ID -> audit entry JSON
 //
 // accounts_by_identity holds the Zoom user id of AppZoom accounts and the
 // Zoom account id of AppZoomAdmin accounts that are not revoked, so
@@ -27,6 +33,14 @@
 // the active accounts with a NextRefreshAt, keyed by that time in big-endian
 // Unix nanoseconds with the sign bit flipped, so [DB.DueAccounts] reads the
 // due accounts in order and stops at the first one that is not due.
+// deliveries_queued holds the pending deliveries, grouped into one queue
+// per endpoint and account and ordered by ID within it, so
+// [DB.DueDeliveries] reads only the first entry of each queue.
+// accounts_by_field holds each account's external user ids (field 'o'),
+// Zoom user id ('u'), Zoom account id ('a') and case-folded email ('e'),
+// so a [DB.ListAccounts] filter on one of them reads only the accounts with
+// that value. Schema 1 files lack it; Open builds it once and writes
+// schema 2.
 // Every write updates the indexes in the same transaction as the record.
 //
 // # Caveats

@@ -44,7 +44,7 @@ func (db *DB) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
 	var k store.APIKey
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		k, err = getAPIKey(tx, id)
+		k, err = db.readAPIKey(tx, id)
 		return err
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"slices"
 	"time"
 
 	"github.com/zoombroker/zoombroker/store"
@@ -18,6 +19,8 @@ type accountRecord struct {
 	ZoomDisplayName string `json:"zoom_display_name,omitempty"`
 
 	Scopes    []string  `json:"scopes,omitempty"`
+	Owners    []string  `json:"owners,omitempty"`
+	Console   bool      `json:"console_connected,omitempty"`
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 
@@ -41,11 +44,12 @@ type accountRecord struct {
 // accountFilterFields is the part of accountRecord that ListAccounts
 // filters on. Decoding into it skips the token and the other fields.
 type accountFilterFields struct {
-	App           string `json:"app"`
-	Status        string `json:"status"`
-	ZoomUserID    string `json:"zoom_user_id"`
-	ZoomAccountID string `json:"zoom_account_id"`
-	ZoomEmail     string `json:"zoom_email"`
+	App           string   `json:"app"`
+	Status        string   `json:"status"`
+	ZoomUserID    string   `json:"zoom_user_id"`
+	ZoomAccountID string   `json:"zoom_account_id"`
+	ZoomEmail     string   `json:"zoom_email"`
+	Owners        []string `json:"owners"`
 }
 
 func toRecord(a store.Account) accountRecord {
@@ -58,6 +62,8 @@ func toRecord(a store.Account) accountRecord {
 		ZoomEmail:            a.Zoom.Email,
 		ZoomDisplayName:      a.Zoom.DisplayName,
 		Scopes:               a.Scopes,
+		Owners:               a.Owners,
+		Console:              a.ConsoleConnected,
 		CreatedAt:            utc(a.CreatedAt),
 		UpdatedAt:            utc(a.UpdatedAt),
 		Token:                a.Token,
@@ -90,6 +96,8 @@ func fromRecord(r accountRecord) store.Account {
 		},
 		Status:               store.Status(r.Status),
 		Scopes:               r.Scopes,
+		Owners:               r.Owners,
+		ConsoleConnected:     r.Console,
 		CreatedAt:            utc(r.CreatedAt),
 		UpdatedAt:            utc(r.UpdatedAt),
 		Token:                r.Token,
@@ -116,20 +124,37 @@ type apiKeyRecord struct {
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+
+	LimitApps          []string  `json:"limit_apps,omitempty"`
+	LimitAccountIDs    []string  `json:"limit_account_ids,omitempty"`
+	LimitExternalUsers []string  `json:"limit_external_user_ids,omitempty"`
+	ExpiresAt          time.Time `json:"expires_at,omitzero"`
 }
 
 func toAPIKeyRecord(k store.APIKey) apiKeyRecord {
+	var apps []string
+	for _, a := range k.Limits.Apps {
+		apps = append(apps, string(a))
+	}
 	return apiKeyRecord{
-		ID:         k.ID,
-		Name:       k.Name,
-		Hash:       k.Hash,
-		CreatedAt:  utc(k.CreatedAt),
-		RevokedAt:  utc(k.RevokedAt),
-		LastUsedAt: utc(k.LastUsedAt),
+		ID:                 k.ID,
+		Name:               k.Name,
+		Hash:               k.Hash,
+		CreatedAt:          utc(k.CreatedAt),
+		RevokedAt:          utc(k.RevokedAt),
+		LastUsedAt:         utc(k.LastUsedAt),
+		LimitApps:          apps,
+		LimitAccountIDs:    slices.Clone(k.Limits.AccountIDs),
+		LimitExternalUsers: slices.Clone(k.Limits.ExternalUserIDs),
+		ExpiresAt:          utc(k.ExpiresAt),
 	}
 }
 
 func fromAPIKeyRecord(r apiKeyRecord) store.APIKey {
+	var apps []store.App
+	for _, a := range r.LimitApps {
+		apps = append(apps, store.App(a))
+	}
 	return store.APIKey{
 		ID:         r.ID,
 		Name:       r.Name,
@@ -137,6 +162,12 @@ func fromAPIKeyRecord(r apiKeyRecord) store.APIKey {
 		CreatedAt:  utc(r.CreatedAt),
 		RevokedAt:  utc(r.RevokedAt),
 		LastUsedAt: utc(r.LastUsedAt),
+		Limits: store.Limits{
+			Apps:            apps,
+			AccountIDs:      slices.Clone(r.LimitAccountIDs),
+			ExternalUserIDs: slices.Clone(r.LimitExternalUsers),
+		},
+		ExpiresAt: utc(r.ExpiresAt),
 	}
 }
 
@@ -145,14 +176,15 @@ type operatorRecord struct {
 	Name         string    `json:"name"`
 	PasswordHash []byte    `json:"password_hash"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
+	SessionEpoch int64     `json:"session_epoch,omitzero"`
 }
 
 func toOperatorRecord(o store.Operator) operatorRecord {
-	return operatorRecord{Name: o.Name, PasswordHash: o.PasswordHash, CreatedAt: utc(o.CreatedAt)}
+	return operatorRecord{Name: o.Name, PasswordHash: o.PasswordHash, CreatedAt: utc(o.CreatedAt), SessionEpoch: o.SessionEpoch}
 }
 
 func fromOperatorRecord(r operatorRecord) store.Operator {
-	return store.Operator{Name: r.Name, PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt)}
+	return store.Operator{Name: r.Name, PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), SessionEpoch: r.SessionEpoch}
 }
 
 // utc returns t in UTC without its monotonic reading, and keeps the zero

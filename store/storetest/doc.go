@@ -19,7 +19,9 @@
 // covers the sentinel errors, UTC times with at least microsecond precision,
 // copied slices, the identity lookup of [store.Store.FindAccount] and
 // paging. It also checks the transaction of [store.Store.UpdateAccount],
-// the compare-and-swap on TokenVersion built on it, and the refresh
-// schedule of [store.Store.DueAccounts]. Some subtests run many goroutines against one
-// store, so run the suite with -race.
+// the compare-and-swap on TokenVersion built on it, the refresh schedule
+// of [store.Store.DueAccounts], and the webhook endpoints and delivery
+// outbox, whose queues keep one order per endpoint and account. Some
+// subtests run many goroutines against one store, so run the suite with
+// -race.
 package storetest

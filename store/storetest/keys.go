@@ -17,6 +17,12 @@ func apiKey(id string, created time.Time) store.APIKey {
 		Hash:       []byte("sha256-of-" + id + "\x00\xff"),
 		CreatedAt:  created,
 		LastUsedAt: created.Add(time.Minute + 77*time.Nanosecond),
+		Limits: store.Limits{
+			Apps:            []store.App{store.AppZoomAdmin},
+			AccountIDs:      []string{"acct-" + id, "acct-2-" + id},
+			ExternalUserIDs: []string{"user@" + id},
+		},
+		ExpiresAt: created.Add(30*24*time.Hour + 5*time.Nanosecond),
 	}
 }
 
@@ -34,6 +40,16 @@ func checkAPIKey(t *testing.T, call string, got, want store.APIKey) {
 	checkTime(t, call, "CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, call, "RevokedAt", got.RevokedAt, want.RevokedAt)
 	checkTime(t, call, "LastUsedAt", got.LastUsedAt, want.LastUsedAt)
+	checkTime(t, call, "ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	if !slices.Equal(got.Limits.Apps, want.Limits.Apps) {
+		t.Errorf("%s.Limits.Apps = %q; want %q", call, got.Limits.Apps, want.Limits.Apps)
+	}
+	if !slices.Equal(got.Limits.AccountIDs, want.Limits.AccountIDs) {
+		t.Errorf("%s.Limits.AccountIDs = %q; want %q", call, got.Limits.AccountIDs, want.Limits.AccountIDs)
+	}
+	if !slices.Equal(got.Limits.ExternalUserIDs, want.Limits.ExternalUserIDs) {
+		t.Errorf("%s.Limits.ExternalUserIDs = %q; want %q", call, got.Limits.ExternalUserIDs, want.Limits.ExternalUserIDs)
+	}
 }
 
 func keyIDs(keys []store.APIKey) []string {
@@ -111,6 +127,9 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		revokedAt := at(time.Hour)
 		got, err := s.UpdateAPIKey(t.Context(), "k1", func(k store.APIKey) (store.APIKey, error) {
 			k.RevokedAt = revokedAt
+			k.Limits.Apps = []store.App{store.AppZoom, store.AppZoomAdmin}
+			k.Limits.ExternalUserIDs = nil
+			k.ExpiresAt = time.Time{}
 			return k, nil
 		})
 		if err != nil {
@@ -118,6 +137,9 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		want := k
 		want.RevokedAt = revokedAt
+		want.Limits.Apps = []store.App{store.AppZoom, store.AppZoomAdmin}
+		want.Limits.ExternalUserIDs = nil
+		want.ExpiresAt = time.Time{}
 		checkAPIKey(t, "UpdateAPIKey", got, want)
 
 		stored, err := s.GetAPIKey(t.Context(), "k1")
@@ -162,12 +184,15 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatal(err)
 		}
 		k.Hash[0] = 'X'
+		k.Limits.AccountIDs[0] = "changed by the caller"
 
 		got, err := s.GetAPIKey(t.Context(), "k1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.Hash[0] = 'Y'
+		got.Limits.Apps[0] = store.AppZoom
+		got.Limits.ExternalUserIDs[0] = "changed by the caller"
 
 		got, err = s.GetAPIKey(t.Context(), "k1")
 		if err != nil {
@@ -186,11 +211,14 @@ func checkOperator(t *testing.T, call string, got, want store.Operator) {
 		t.Errorf("%s.PasswordHash = %q; want %q", call, got.PasswordHash, want.PasswordHash)
 	}
 	checkTime(t, call, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	if got.SessionEpoch != want.SessionEpoch {
+		t.Errorf("%s.SessionEpoch = %d; want %d", call, got.SessionEpoch, want.SessionEpoch)
+	}
 }
 
 func testOperators(t *testing.T, newStore func(t *testing.T) store.Store) {
 	operator := func(name string) store.Operator {
-		return store.Operator{Name: name, PasswordHash: []byte("$2a$10$hash-of-" + name), CreatedAt: at(time.Duration(len(name)) * time.Second)}
+		return store.Operator{Name: name, PasswordHash: []byte("$2a$10$hash-of-" + name), CreatedAt: at(time.Duration(len(name)) * time.Second), SessionEpoch: int64(len(name))}
 	}
 
 	t.Run("create get list", func(t *testing.T) {
@@ -248,9 +276,11 @@ func testOperators(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		want := operator("alice")
 		want.PasswordHash = []byte("$2a$10$new-hash")
+		want.SessionEpoch++
 
 		got, err := s.UpdateOperator(t.Context(), "alice", func(o store.Operator) (store.Operator, error) {
 			o.PasswordHash = want.PasswordHash
+			o.SessionEpoch++
 			return o, nil
 		})
 		if err != nil {

@@ -23,10 +23,15 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("cas", func(t *testing.T) { testCAS(t, newStore) })
 	t.Run("concurrent update", func(t *testing.T) { testConcurrentUpdate(t, newStore) })
 	t.Run("list while writing", func(t *testing.T) { testListWhileWriting(t, newStore) })
+	t.Run("contention", func(t *testing.T) { testContention(t, newStore) })
 	t.Run("due", func(t *testing.T) { testDue(t, newStore) })
 	t.Run("api keys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("operators", func(t *testing.T) { testOperators(t, newStore) })
 	t.Run("leases", func(t *testing.T) { testLeases(t, newStore) })
+	t.Run("connect sessions", func(t *testing.T) { testConnectSessions(t, newStore) })
+	t.Run("owners", func(t *testing.T) { testOwners(t, newStore) })
+	t.Run("webhooks", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("ping and close", func(t *testing.T) { testPingClose(t, newStore) })
 }
 
