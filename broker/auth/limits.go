@@ -21,7 +21,7 @@ var accountIDPattern = regexp.MustCompile(`^acc_[a-z2-7]{20}$`)
 
 // splitList splits a comma-separated list and drops blanks and repeats.
 func splitList(text string) []string {
-	var out []string
+	out := []string{}
 	for _, f := range strings.Split(text, ",") {
 		f = strings.TrimSpace(f)
 		if f != "" && !slices.Contains(out, f) {
@@ -34,6 +34,9 @@ func splitList(text string) []string {
 // ParseApps parses a comma-separated list of apps, such as
 // "zoom,zoom_admin". An empty text means no app limit.
 func ParseApps(text string) ([]store.App, error) {
+	if err := checkNotBlankList(text); err != nil {
+		return nil, err
+	}
 	var apps []store.App
 	for _, f := range splitList(text) {
 		app := store.App(f)
@@ -48,6 +51,9 @@ func ParseApps(text string) ([]store.App, error) {
 // ParseAccountIDs parses a comma-separated list of account ids. An empty
 // text means no account limit.
 func ParseAccountIDs(text string) ([]string, error) {
+	if err := checkNotBlankList(text); err != nil {
+		return nil, err
+	}
 	ids := splitList(text)
 	if len(ids) > MaxLimitEntries {
 		return nil, fmt.Errorf("%d account ids given; a key takes at most %d", len(ids), MaxLimitEntries)
@@ -64,6 +70,9 @@ func ParseAccountIDs(text string) ([]string, error) {
 // each 1 to 256 bytes of printable characters. An empty text means no
 // external user limit.
 func ParseExternalUserIDs(text string) ([]string, error) {
+	if err := checkNotBlankList(text); err != nil {
+		return nil, err
+	}
 	ids := splitList(text)
 	if len(ids) > MaxLimitEntries {
 		return nil, fmt.Errorf("%d external user ids given; a key takes at most %d", len(ids), MaxLimitEntries)
@@ -132,4 +141,14 @@ func sameTime(a, b time.Time) bool {
 	}
 	d := a.Sub(b)
 	return d > -time.Millisecond && d < time.Millisecond
+}
+
+// checkNotBlankList rejects a list that has text but names nothing, such as
+// " , ": an empty list means "no limit", so a blank variable in a script
+// must not turn into an unlimited key.
+func checkNotBlankList(text string) error {
+	if text != "" && len(splitList(text)) == 0 {
+		return fmt.Errorf("the list %q names nothing; leave it out for no limit", text)
+	}
+	return nil
 }

@@ -172,3 +172,20 @@ func TestVerifyKeyExpiry(t *testing.T) {
 		t.Errorf("VerifyKey(wrong secret) = %v; want ErrInvalidKey", err)
 	}
 }
+
+func TestBlankLimitListRejected(t *testing.T) {
+	for _, text := range []string{" ", ",", " , ", ",,"} {
+		if _, err := ParseApps(text); err == nil {
+			t.Errorf("ParseApps(%q) = nil error; want a blank-list error", text)
+		}
+		if _, err := ParseAccountIDs(text); err == nil {
+			t.Errorf("ParseAccountIDs(%q) = nil error; want a blank-list error", text)
+		}
+		if _, err := ParseExternalUserIDs(text); err == nil {
+			t.Errorf("ParseExternalUserIDs(%q) = nil error; want a blank-list error", text)
+		}
+	}
+	if got, err := ParseExternalUserIDs(""); err != nil || len(got) != 0 {
+		t.Errorf("ParseExternalUserIDs(\"\") = %v, %v; want no limit", got, err)
+	}
+}

@@ -275,6 +275,17 @@ func (s *Service) record(ctx context.Context, d store.Delivery, w store.Webhook,
 		return
 	}
 
+	if s.delivered != nil {
+		switch updated.Status {
+		case store.DeliveryDelivered:
+			s.delivered("delivered")
+		case store.DeliveryFailed:
+			s.delivered("failed")
+		default:
+			s.delivered("retry")
+		}
+	}
+
 	attrs := []any{"delivery_id", updated.ID, "webhook_id", w.ID, "url", redactURL(w.URL), "event_id", updated.EventID, "event", updated.EventType, "account_id", updated.AccountID, "attempt", updated.Attempts, "status", res.status}
 	switch updated.Status {
 	case store.DeliveryDelivered:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,7 +238,13 @@ func TestRestartMidOutage(t *testing.T) {
 }
 
 func TestGiveUp(t *testing.T) {
-	o := newOutbox(t, events.Config{BackoffBase: time.Second, BackoffLimit: time.Minute, RetryFor: time.Hour})
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	o := newOutbox(t, events.Config{BackoffBase: time.Second, BackoffLimit: time.Minute, RetryFor: time.Hour, Delivered: func(outcome string) {
+		mu.Lock()
+		outcomes[outcome]++
+		mu.Unlock()
+	}})
 	r := newReceiver(t, hookSecret, o.clock.Now)
 	r.down.Store(true)
 	if _, _, err := o.svc.CreateWebhook(t.Context(), r.srv.URL, secret.Secret(hookSecret)); err != nil {
@@ -264,6 +271,11 @@ func TestGiveUp(t *testing.T) {
 	o.clock.Advance(2 * time.Minute)
 	o.svc.Wake()
 	waitFor(t, "second delivered", 10*time.Second, func() bool { return o.deliveries()[1].Status == store.DeliveryDelivered })
+	mu.Lock()
+	if outcomes["failed"] != 1 || outcomes["delivered"] != 1 || outcomes["retry"] < 1 {
+		t.Errorf("Delivered outcomes = %v; want one failed, one delivered and at least one retry", outcomes)
+	}
+	mu.Unlock()
 
 	first := o.deliveries()[0]
 	if first.FinishedAt.IsZero() {

@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zoombroker/zoombroker/broker/seal"
@@ -61,6 +64,10 @@ type Config struct {
 	// Logger receives one line per failed attempt and per give-up; nil
 	// discards.
 	Logger *slog.Logger
+
+	// Delivered, when set, is called once per attempt with its outcome:
+	// "delivered", "retry" or "failed". It must be fast; metrics use it.
+	Delivered func(outcome string)
 
 	// Concurrency bounds the requests running at once. Zero means
 	// DefaultConcurrency.
@@ -117,8 +124,9 @@ type Service struct {
 	// wake signals Run that new deliveries are waiting.
 	wake chan struct{}
 
-	mu       sync.Mutex
-	inflight map[int64]bool // delivery ids being sent by this process
+	mu        sync.Mutex
+	inflight  map[int64]bool // delivery ids being sent by this process
+	delivered func(outcome string)
 }
 
 // New checks cfg and returns a Service. Store is required, and Sealer
@@ -136,6 +144,7 @@ func New(cfg Config) (*Service, error) {
 		log:          cfg.Logger,
 		holder:       cfg.Holder,
 		concurrency:  cfg.Concurrency,
+		delivered:    cfg.Delivered,
 		timeout:      orDefault(cfg.Timeout, DefaultTimeout),
 		retryFor:     orDefault(cfg.RetryFor, DefaultRetryFor),
 		backoffBase:  orDefault(cfg.BackoffBase, DefaultBackoffBase),
@@ -156,7 +165,16 @@ func New(cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.http == nil {
-		s.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// The dialer refuses link-local and unspecified addresses even when
+		// a name resolves to one, so an endpoint cannot reach a cloud
+		// metadata service.
+		dialer := &net.Dialer{Timeout: 10 * time.Second, Control: refuseLinkLocal}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.DialContext = dialer.DialContext
+		s.http = &http.Client{
+			Transport:     transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if s.holder == "" {
 		host, _ := os.Hostname()
@@ -211,6 +229,28 @@ func CheckURL(u string) error {
 		return errors.New("the URL must not contain a user name or password; authenticate with the signature")
 	case p.Fragment != "" || p.RawFragment != "":
 		return errors.New("the URL must not contain a fragment")
+	}
+	if ip := net.ParseIP(strings.Trim(p.Hostname(), "[]")); ip != nil && forbiddenIP(ip) {
+		return fmt.Errorf("the URL's address %s is link-local, multicast or unspecified; webhooks cannot be sent there", ip)
+	}
+	return nil
+}
+
+// forbiddenIP reports addresses webhooks must never reach: link-local
+// (where cloud metadata services live), multicast and unspecified.
+func forbiddenIP(ip net.IP) bool {
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified()
+}
+
+// refuseLinkLocal is a net.Dialer Control that stops connections to a
+// forbidden address after name resolution.
+func refuseLinkLocal(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip != nil && forbiddenIP(ip) {
+		return fmt.Errorf("webhook address %s is link-local, multicast or unspecified", ip)
 	}
 	return nil
 }

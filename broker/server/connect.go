@@ -118,7 +118,7 @@ func (s *Server) callback(c echo.Context) error {
 		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "Zoom returned an error", "Zoom did not grant access and returned " + code + ". No account was connected. Start again, or check the app's settings at Zoom.", ""}, "callback: zoom returned an error", "zoom_error", quote(zerr))
 	}
 	if !haveCookie {
-		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again from the console.", ""}, "callback rejected: no connect cookie")
+		return s.callbackFailed(c, callbackProblem{http.StatusBadRequest, "This connect attempt has expired", "The connect attempt was started more than 10 minutes ago, in another browser, or its cookie was lost. No account was connected. Start again where you began: the console, or the application that sent you here.", ""}, "callback rejected: no connect cookie")
 	}
 	if !s.now().Before(st.Expires) {
 		s.clearCookie(c, connectCookie, "/oauth")

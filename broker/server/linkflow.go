@@ -46,7 +46,7 @@ func (s *Server) linkStart(c echo.Context) error {
 	}
 
 	_, err := s.store.UpdateConnectSession(c.Request().Context(), cs.ID, func(cur store.ConnectSession) (store.ConnectSession, error) {
-		if cur.Status != store.ConnectOpen {
+		if cur.Status != store.ConnectOpen && cur.Status != store.ConnectStarted {
 			return cur, errConnectUsed
 		}
 		cur.Status = store.ConnectStarted
@@ -68,7 +68,9 @@ func (s *Server) linkUnusable(c echo.Context, cs store.ConnectSession) error {
 	switch {
 	case !s.now().Before(cs.ExpiresAt):
 		return s.linkFinish(c, cs, "", "session_expired")
-	case cs.Status != store.ConnectOpen:
+	case cs.Status != store.ConnectOpen && cs.Status != store.ConnectStarted:
+		// A started link may start again, for an end user who went back
+		// from Zoom's page; it is used up once the flow ends.
 		return s.linkFinish(c, cs, "", "session_used")
 	}
 	return nil

@@ -160,6 +160,9 @@ func (s *Server) redirectAllowed(raw string) bool {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(raw, "\\\t\r\n ") {
 		return false
 	}
+	if hasDotSegment(u.EscapedPath()) {
+		return false
+	}
 	for _, prefix := range s.cfg.ConnectRedirects {
 		p, err := url.Parse(prefix)
 		if err != nil || p.Scheme != u.Scheme || !strings.EqualFold(p.Host, u.Host) {
@@ -220,6 +223,10 @@ func (s *Server) removeOwner(c echo.Context) error {
 	}
 	ext := q.Get("external_user_id")
 	if err := checkExternalUserID(ext); err != nil {
+		var ae *apiError
+		if errorsAsPtr(err, &ae) {
+			ae.Code = "invalid_parameter"
+		}
 		return err
 	}
 	key := c.Get(ctxAPIKey).(store.APIKey)
@@ -278,4 +285,25 @@ func randomBase32(n int) string {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}
 	return lowerBase32.EncodeToString(b)
+}
+
+// hasDotSegment reports whether an escaped URL path has a "." or ".."
+// segment, also percent-encoded: browsers resolve them, so "/app/../admin"
+// would leave the allowed prefix "/app/".
+func hasDotSegment(escaped string) bool {
+	for _, seg := range strings.Split(escaped, "/") {
+		seg = strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(escaped), "%2f") || strings.Contains(strings.ToLower(escaped), "%5c")
+}
+
+func errorsAsPtr(err error, target **apiError) bool {
+	ae, ok := errorsAs[*apiError](err)
+	if ok {
+		*target = ae
+	}
+	return ok
 }

@@ -265,3 +265,41 @@ func TestDeclinedLinkReturnsError(t *testing.T) {
 		t.Errorf("accounts = %d; want 0", n)
 	}
 }
+
+func TestLinkRestartsAfterBack(t *testing.T) {
+	e := newEnv(t)
+	_, cs, _ := e.newSession(store.AppZoom, "erin-co")
+	c := e.browser()
+	resp, err := c.Get(cs.ConnectURL)
+	must(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := html.UnescapeString(string(linkTokenField.FindSubmatch(page)[1]))
+
+	// The end user clicks Connect Account, goes back from Zoom's page and
+	// clicks again: the second start still reaches Zoom.
+	for i := range 2 {
+		resp, err = c.PostForm(e.broker.URL+"/connect/start", url.Values{"token": {token}})
+		must(t, err)
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, e.zoomURL) {
+			t.Fatalf("start %d sent the browser to %q; want Zoom", i+1, loc)
+		}
+	}
+	back, err := e.sandbox.Approve(context.Background(), c, resp.Header.Get("Location"), zoomsandbox.DefaultUserID)
+	must(t, err)
+	resp, err = c.Get(back.String())
+	must(t, err)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "account_id=acc_") {
+		t.Fatalf("callback after a restart went to %q; want the success URL", loc)
+	}
+
+	// Once finished, the link is used up.
+	resp, err = c.PostForm(e.broker.URL+"/connect/start", url.Values{"token": {token}})
+	must(t, err)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "error=session_used") {
+		t.Errorf("start after the flow finished went to %q; want error=session_used", loc)
+	}
+}

@@ -82,6 +82,7 @@ func (s *Server) proxyZoom(c echo.Context) error {
 	}
 	zoomPath, err := proxyPath(req.URL.EscapedPath(), id)
 	if err != nil {
+		s.record(c, store.AuditEntry{Action: audit.ActionZoomProxy, Outcome: audit.OutcomeDenied, AccountID: id, Detail: req.Method + ": path outside the Zoom API rejected"})
 		return err
 	}
 	target, err := proxyTarget(s.tokens.Zoom().APIURL, zoomPath, req.URL.RawQuery)

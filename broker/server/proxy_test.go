@@ -447,6 +447,25 @@ func TestProxyPathEscapes(t *testing.T) {
 		})
 	}
 
+	// Every rejected path is in the audit log, except the one Go's server
+	// rejects before the broker sees it.
+	if err := p.b.Audit.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	denied, _, err := p.b.Store.ListAudit(t.Context(), store.AuditListOptions{Filter: store.AuditFilter{Action: "zoom.proxy"}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := 0
+	for _, e := range denied {
+		if e.Outcome == "denied" && strings.Contains(e.Detail, "path outside the Zoom API") {
+			rejected++
+		}
+	}
+	if want := len(tests) - 1; rejected != want {
+		t.Errorf("audit entries for rejected paths = %d; want %d", rejected, want)
+	}
+
 	// Zoom's double-encoded meeting UUIDs stay as sent.
 	n := p.z.count()
 	resp, _ := p.call(t, http.MethodGet, "/v2/meetings/%252Fab%252Bc%253D%253D/recordings", "", nil)

@@ -113,8 +113,10 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.logRequests())
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit: fmt.Sprintf("%dB", maxBodyBytes),
-		// The Zoom API proxy streams bodies of any size.
-		Skipper: isProxyPath,
+		// The Zoom API proxy streams bodies of any size, and so do the
+		// handlers mounted under their own prefixes (the dev sandbox
+		// standing in for Zoom).
+		Skipper: func(c echo.Context) bool { return isProxyPath(c) || s.isMounted(c) },
 	}))
 	e.Use(s.securityHeaders)
 
@@ -198,4 +200,14 @@ func errorsAs[T error](err error) (T, bool) {
 	var t T
 	ok := errors.As(err, &t)
 	return t, ok
+}
+
+// isMounted reports whether the request is for a handler in Config.Mounts.
+func (s *Server) isMounted(c echo.Context) bool {
+	for prefix := range s.cfg.Mounts {
+		if strings.HasPrefix(c.Request().URL.Path, prefix+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -235,3 +235,19 @@ func TestReadPasswordLine(t *testing.T) {
 		})
 	}
 }
+
+func TestKeysCreateRejectsBlankLimit(t *testing.T) {
+	dir := t.TempDir()
+	for _, flagName := range []string{"--apps", "--accounts", "--external-users"} {
+		res := runCLI(t, map[string]string{envDataDir: dir}, "", "keys", "create", "--name", "ci", flagName, " ")
+		if res.code != exitUsage {
+			t.Errorf("keys create %s ' ' exit code = %d; want %d", flagName, res.code, exitUsage)
+		}
+		if !strings.Contains(res.stderr, flagName+" is empty") {
+			t.Errorf("keys create %s ' ' stderr = %q; want it to name the empty flag", flagName, res.stderr)
+		}
+		if res.stdout != "" {
+			t.Errorf("keys create %s ' ' printed a key", flagName)
+		}
+	}
+}

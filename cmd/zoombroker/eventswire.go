@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zoombroker/zoombroker/broker/events"
+	"github.com/zoombroker/zoombroker/broker/metrics"
 	"github.com/zoombroker/zoombroker/broker/seal"
 	"github.com/zoombroker/zoombroker/broker/secret"
 	"github.com/zoombroker/zoombroker/store"
@@ -25,7 +26,7 @@ type eventsWiring struct {
 // startEvents parses ZOOMBROKER_WEBHOOKS and ZOOMBROKER_PROXY_TIMEOUT,
 // builds the events service and writes the configured endpoints to the
 // store. Its deliverer starts with run.
-func (c *cli) startEvents(ctx context.Context, cfg Config, vs values, db store.Store, log *slog.Logger) (*eventsWiring, error) {
+func (c *cli) startEvents(ctx context.Context, cfg Config, vs values, db store.Store, log *slog.Logger, m *metrics.Metrics) (*eventsWiring, error) {
 	var problems []error
 	endpoints, err := parseWebhookEndpoints(vs[envWebhooks].text)
 	if err != nil {
@@ -47,7 +48,7 @@ func (c *cli) startEvents(ctx context.Context, cfg Config, vs values, db store.S
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envEncryptionKey, err)
 	}
-	svc, err := events.New(events.Config{Store: db, Sealer: sealer, Endpoints: endpoints, Now: c.now, Logger: log})
+	svc, err := events.New(events.Config{Store: db, Sealer: sealer, Endpoints: endpoints, Now: c.now, Logger: log, Delivered: m.EventDelivered})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", vs.label(envWebhooks), err)
 	}

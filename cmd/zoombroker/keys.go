@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -84,6 +85,18 @@ func (c *cli) keysCreate(ctx context.Context, args []string) error {
 	}
 	if err := checkName("--name", *name); err != nil {
 		return &usageError{topic: "keys", msg: "keys create: " + err.Error()}
+	}
+	// A limit flag given with an empty value would mean "no limit"; an
+	// unset variable in a script must not make an unlimited key.
+	var blank []string
+	fs.Visit(func(f *flag.Flag) {
+		limit := f.Name == "apps" || f.Name == "accounts" || f.Name == "external-users"
+		if limit && strings.TrimSpace(f.Value.String()) == "" {
+			blank = append(blank, "--"+f.Name)
+		}
+	})
+	if len(blank) > 0 {
+		return &usageError{topic: "keys", msg: fmt.Sprintf("keys create: %s is empty; leave the flag out for no limit", strings.Join(blank, ", "))}
 	}
 	limits, expires, err := parseKeyLimits(*appsFlag, *accountsFlag, *usersFlag, *expiresFlag, c.now())
 	if err != nil {

@@ -85,7 +85,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sec.close()
-	ev, err := c.startEvents(ctx, cfg, vs, db, log)
+	ev, err := c.startEvents(ctx, cfg, vs, db, log, m)
 	if err != nil {
 		return err
 	}
