@@ -205,6 +205,10 @@ func (l *Log) List(ctx context.Context, opts store.AuditListOptions) ([]store.Au
 	return l.cfg.Store.ListAudit(ctx, opts)
 }
 
+// batchLinger is how long the writer waits for more entries after the
+// first one of a batch. An entry reaches the store at most this much later.
+const batchLinger = 10 * time.Millisecond
+
 // write is the writer goroutine: it collects what is queued, up to a
 // batch, and appends it in one call.
 func (l *Log) write() {
@@ -232,15 +236,23 @@ func (l *Log) write() {
 		select {
 		case it := <-l.queue:
 			take(it)
+
+			// Wait a little for more entries, so that a busy broker commits
+			// (and fsyncs) one batch per few milliseconds rather than one
+			// per request. A flush request commits at once.
+			linger := time.NewTimer(batchLinger)
 		drain:
-			for len(batch) < l.cfg.BatchSize {
+			for len(batch) < l.cfg.BatchSize && len(flushes) == 0 {
 				select {
 				case it := <-l.queue:
 					take(it)
-				default:
+				case <-linger.C:
+					break drain
+				case <-l.quit:
 					break drain
 				}
 			}
+			linger.Stop()
 			commit()
 
 		case <-l.quit:

@@ -109,6 +109,7 @@ func (s *Sandbox) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		FormToken:    formToken,
 		Request:      req,
 		Users:        s.userList,
+		UserIDField:  len(s.userList) > maxListedUsers,
 	})
 }
 

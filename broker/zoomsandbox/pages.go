@@ -47,7 +47,16 @@ type consentPage struct {
 	FormToken    string
 	Request      authRequest
 	Users        []User
+
+	// UserIDField marks a page that shows a text field for the user id in
+	// place of the list of users, when there are more than maxListedUsers.
+	UserIDField bool
 }
+
+// maxListedUsers is the maximum number of users the consent page lists. A sandbox with
+// thousands of users, as load tests create, would otherwise send pages of
+// megabytes.
+const maxListedUsers = 100
 
 type errorPage struct {
 	Title   string

@@ -21,9 +21,9 @@ const (
 
 // decodeCache keeps recently decoded records of one kind by id, with the
 // exact stored bytes each was decoded from. A lookup passes the bytes
-// stored now, and the cache answers only when they are identical, so it
-// can never return a record that changed since: it saves the JSON decoding
-// of the token hand-out's reads, not the read itself. Decoded values are
+// stored now, and the cache returns its record only when they are
+// identical, so it can never return a record that changed since. It saves
+// the JSON decoding of the token hand-out's reads, not the read itself. Decoded values are
 // cloned on the way in and out, so callers own what they get. It is safe
 // for concurrent use.
 type decodeCache[T any] struct {
