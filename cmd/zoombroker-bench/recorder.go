@@ -83,13 +83,6 @@ func (t *tokenRecorder) track(first int, toks []zoom.Token) {
 	}
 }
 
-// snapshot returns a copy of the counts.
-func (t *tokenRecorder) snapshot() refreshStats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.stats
-}
-
 // captureWriter keeps the status, the Retry-After header and the body.
 type captureWriter struct {
 	http.ResponseWriter
