@@ -68,7 +68,7 @@ func (s *Server) redirectToZoomFor(c echo.Context, app store.App, accountID, ses
 	return c.Redirect(http.StatusSeeOther, s.tokens.Zoom().AuthorizeURL(cred, s.redirectURI(), st.State, st.Verifier))
 }
 
-// callbackProblem is a failed callback as the person sees it.
+// callbackProblem is a failed callback, as shown to the person in the browser.
 type callbackProblem struct {
 	status  int
 	heading string

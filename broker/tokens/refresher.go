@@ -195,9 +195,9 @@ func (s *Service) noteHandout(id string, now time.Time) {
 	s.lastHandout.Store(id, now)
 }
 
-// claimTTL is how long a background claim on a due account lasts. It only
-// spreads work: the refresh lease and the version check keep a refresh
-// single, whoever claims.
+// claimTTL is how long a background claim on a due account lasts. A claim
+// only spreads work, because the refresh lease and the version check keep
+// each refresh single on their own.
 const claimTTL = time.Minute
 
 // claim takes the account for this process's background refresh, so that
