@@ -78,11 +78,11 @@ type Config struct {
 	ReadyChecks []ReadyCheck
 
 	// Backup streams a consistent copy of the store for GET /ops/backup;
-	// nil answers that endpoint with 501.
+	// nil makes that endpoint return 501.
 	Backup Backuper
 
 	// Events manages the webhook endpoints of /v1/webhooks and the
-	// console's events page; nil answers those with 404.
+	// console's events page; nil makes those return 404.
 	Events *events.Service
 
 	// ProxyTimeout bounds one call through the Zoom API proxy, the

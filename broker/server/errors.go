@@ -12,7 +12,7 @@ import (
 	"github.com/zoombroker/zoombroker/store"
 )
 
-// apiError is an error with the status, code and message the caller sees.
+// apiError is an error with the status, code and message returned to the caller.
 type apiError struct {
 	Status  int
 	Code    string
@@ -44,7 +44,7 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// classify maps any error a handler returned to what the caller sees.
+// classify maps any error a handler returned to the response the caller gets.
 func classify(err error) *apiError {
 	if ae, ok := errorsAs[*apiError](err); ok {
 		return ae

@@ -84,7 +84,7 @@ func (s *Service) refresh(ctx context.Context, id string, seenVersion int64) (re
 	var zerr *zoom.Error
 	if errors.As(err, &zerr) && zerr.OutcomeUnknown {
 		// The request may have rotated the token at Zoom although no
-		// answer came back. Try once more with the same token: if Zoom
+		// response came back. Try once more with the same token: if Zoom
 		// did rotate, this gives invalid_grant and the refresh is lost.
 		s.log.Warn("refresh outcome unknown, retrying once", "account_id", id, "err", err)
 		tok, err = s.zoom.Refresh(ctx, cred, rec.RefreshToken)
@@ -305,7 +305,7 @@ func plainReason(e *zoom.Error) string {
 	case e.Code == "network_error":
 		return "Zoom could not be reached; the broker will retry."
 	case e.Code == "malformed_response":
-		return "Zoom's answer could not be parsed; the broker will retry."
+		return "Zoom's response could not be parsed; the broker will retry."
 	case e.Code == "invalid_client":
 		return "Zoom rejected the app's client id or secret: check the app's credentials."
 	}

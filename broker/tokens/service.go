@@ -353,7 +353,7 @@ func (s *Service) Zoom() *zoom.Client { return s.zoom }
 // account.
 func (s *Service) Wait() { s.inflight.Wait() }
 
-// ConnectOptions says who connected a grant.
+// ConnectOptions describes who connected a grant.
 type ConnectOptions struct {
 	// Owner is the external user id of a connect link; empty for none.
 	Owner string

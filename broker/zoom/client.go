@@ -215,7 +215,7 @@ func numberExtra(v any) (int64, bool) {
 }
 
 // Revoke revokes a grant at Zoom. Zoom revokes the whole grant, not only the
-// token, and sends an app_deauthorized webhook afterwards. Zoom's answer to
+// token, and sends an app_deauthorized webhook afterwards. Zoom's response to
 // an unknown token is not documented, so an invalid_* error code counts as
 // "already revoked" and returns nil.
 func (c *Client) Revoke(ctx context.Context, cred Credentials, token secret.Secret) error {

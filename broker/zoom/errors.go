@@ -20,7 +20,7 @@ type Kind int
 
 const (
 	// KindTransient failures (timeouts, connection errors, 5xx, 429,
-	// unparsable responses) say nothing about the grant: try again later.
+	// unparsable responses) tell nothing about the grant: try again later.
 	KindTransient Kind = iota + 1
 
 	// KindGrant means Zoom rejected the grant itself (invalid_grant, for a
@@ -81,7 +81,7 @@ type Error struct {
 	RetryAfter time.Duration
 
 	// OutcomeUnknown is set when the request may have reached Zoom and been
-	// processed although no answer arrived. For a refresh this means the
+	// processed although no response arrived. For a refresh this means the
 	// refresh token may have been rotated at Zoom.
 	OutcomeUnknown bool
 
@@ -157,7 +157,7 @@ func classifyTokenError(op string, err error) error {
 	return &Error{Op: op, Kind: KindTransient, Code: "malformed_response", Reason: "response could not be parsed", Err: errors.New("unparsable token response")}
 }
 
-// responseError classifies a non-2xx answer by its JSON error code first and
+// responseError classifies a non-2xx response by its JSON error code first and
 // its HTTP status second.
 func responseError(op string, resp *http.Response, body []byte) *Error {
 	e := &Error{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
@@ -185,7 +185,7 @@ func responseError(op string, resp *http.Response, body []byte) *Error {
 	case resp.StatusCode == http.StatusUnauthorized && (e.Code == "124" || !parsed):
 		e.Kind = KindUnauthorized
 	case !parsed || e.Code == "":
-		// Zoom is known to answer some requests with XML or HTML.
+		// Zoom is known to respond to some requests with XML or HTML.
 		e.Kind = KindTransient
 		e.Code = "malformed_response"
 	default:
